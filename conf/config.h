@@ -82,6 +82,7 @@ struct gw_route_conf {
 	char *query_name;		/* "version" of "version=1"; NULL = none */
 	char *query_value;		/* "1"; "" matches an empty value */
 	char *service_name;
+	int service_line;		/* line of the service key, for messages */
 	size_t service;			/* index into gw_config.services */
 	char *strip_prefix;		/* NULL = none */
 	struct pcre2_real_code_8 *rewrite_re;	/* NULL = none */
@@ -123,6 +124,16 @@ struct gw_config {
  * <diag>; warnings ("FILE:LINE: warning: ...", e.g. a shadowed route) go to
  * <diag> too and do not fail the load. Other -errno for I/O failures. */
 int conf_load(const char *path, FILE *diag, struct gw_config **out);
+
+/* conf_load_stream() flags. */
+#define CONF_NO_RESOLVE	0x1u	/* literal addresses only: a host name is an error
+				 * and the resolver is never called (fuzzing) */
+
+/* Like conf_load(), but read the INI text from <in> (left open) and use
+ * <name> in messages and as cfg->path. <flags> is 0 or CONF_NO_RESOLVE.
+ * <diag> may be NULL to discard messages. */
+int conf_load_stream(FILE *in, const char *name, unsigned flags, FILE *diag,
+		     struct gw_config **out);
 
 /* Free everything conf_load() allocated. NULL is fine. */
 void conf_free(struct gw_config *cfg);

@@ -10,6 +10,9 @@ int buf_reserve(struct buf *b, size_t want, size_t limit)
 {
 	size_t need = b->len + want;
 
+	/* The limit bounds the bytes held, whatever was allocated before. */
+	if (b->len - b->off + want > limit)
+		return -ENOBUFS;
 	if (need <= b->cap)
 		return 0;
 	if (b->off > 0 && need - b->off <= b->cap) {
@@ -37,7 +40,7 @@ int buf_append(struct buf *b, const void *src, size_t n, size_t limit)
 {
 	int err = buf_reserve(b, n, limit);
 
-	if (err)
+	if (err || n == 0)
 		return err;
 	memcpy(b->data + b->len, src, n);
 	b->len += n;
@@ -55,6 +58,8 @@ int buf_printf(struct buf *b, size_t limit, const char *fmt, ...)
 	va_end(ap);
 	if (n < 0)
 		return -EINVAL;
+	if (b->len - b->off + (size_t)n > limit)
+		return -ENOBUFS;	/* nothing counted: len is unchanged */
 	if ((size_t)n >= room) {
 		int err = buf_reserve(b, (size_t)n + 1, limit);
 		if (err)

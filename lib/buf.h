@@ -21,8 +21,9 @@ struct buf {
 static inline size_t buf_avail(const struct buf *b) { return b->len - b->off; }
 static inline char *buf_head(const struct buf *b) { return b->data + b->off; }
 
-/* Make room for at least <want> more bytes after len, keeping total
- * capacity <= <limit>. Returns 0 or -ENOMEM / -ENOBUFS (over limit). */
+/* Make room for at least <want> more bytes after len, so long as the
+ * unconsumed bytes then number at most <limit>. Returns 0, -ENOBUFS (over
+ * the limit) or -ENOMEM. */
 int buf_reserve(struct buf *b, size_t want, size_t limit);
 
 /* Append <n> bytes; 0 or -errno as buf_reserve(). */

@@ -1,0 +1,52 @@
+/* SIGHUP in this version: check the file again and say what we found.
+ *
+ * Applying a new configuration means forking a new generation of workers
+ * onto the same sockets and draining the old one, and the state they share
+ * lives in the shared-memory segment, which does not exist yet. Until it
+ * does, a reload still gives the operator the one answer that is cheap and
+ * true: whether the file on disk would load, with every error's line. */
+#include "master/master.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lib/log.h"
+
+/* Log each line of conf_load()'s diagnostics with the reload prefix. */
+static void reload_log_lines(char *text, enum log_level level)
+{
+	char *save = NULL;
+
+	for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
+		log_msg(level, "reload: %s", line);
+}
+
+void master_reload_check(const char *path)
+{
+	struct gw_config *cfg = NULL;
+	char *diag_text = NULL;
+	size_t diag_len = 0;
+	FILE *diag;
+	int ret;
+
+	diag = open_memstream(&diag_text, &diag_len);
+	if (!diag) {
+		log_error("reload: open_memstream failed: %s", strerror(errno));
+		return;
+	}
+	ret = conf_load(path, diag, &cfg);
+	if (fclose(diag) == 0 && diag_text)
+		reload_log_lines(diag_text, ret ? LOG_ERROR : LOG_WARN);
+	free(diag_text);
+	if (ret == 0) {
+		log_info("reload: %s: configuration ok; applying a new configuration needs a restart in this version",
+			 path);
+		conf_free(cfg);
+		return;
+	}
+	if (ret != -EINVAL)
+		log_error("reload: %s: %s", path, strerror(-ret));
+	log_error("reload: %s: configuration invalid; keeping the running configuration", path);
+}

@@ -1,0 +1,204 @@
+/* Client connections.
+ *
+ * Phases (enum client_phase): HEAD while a request head is awaited or
+ * arriving, EXCHANGE while the pipeline serves it, LINGER once the final
+ * response is out and the connection is closing: the write side is shut and
+ * input is read and dropped until the peer closes or LINGER_MS passes, so
+ * that unread request bytes do not turn our close into a reset that could
+ * destroy the response before the client reads it.
+ *
+ * Deadlines: header_timeout from the connection's start or a request's first
+ * byte until its head is complete (then 408); idle_timeout between requests
+ * and between reads of a request body. */
+#include "worker/client.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "lib/clock.h"
+#include "lib/log.h"
+#include "worker/conn.h"
+#include "worker/pipeline.h"
+#include "worker/upstream.h"
+
+#define LINGER_MS 5000u
+/* Bytes of pipelined requests buffered while one is being served. */
+#define PIPELINE_CAP (64u << 10)
+
+static void peer_text(struct conn *c)
+{
+	struct sockaddr_storage *ss = &c->client.peer;
+	const void *addr = ss->ss_family == AF_INET6
+		? (const void *)&((struct sockaddr_in6 *)ss)->sin6_addr
+		: (const void *)&((struct sockaddr_in *)ss)->sin_addr;
+
+	if (!inet_ntop(ss->ss_family, addr, c->client.peer_ip, sizeof(c->client.peer_ip)))
+		strcpy(c->client.peer_ip, "unknown");
+}
+
+static struct exchange *slot_exchange(struct worker *w, struct conn *c)
+{
+	struct exchange **slot = &w->exchanges[c->index];
+
+	if (!*slot)
+		*slot = calloc(1, sizeof(**slot));
+	return *slot;
+}
+
+void client_accept(struct worker *w, int fd)
+{
+	struct conn *c = conn_alloc(w, CONN_CLIENT, fd);
+	struct exchange *ex;
+
+	if (!c) {
+		log_warn("connection table full (%u), refusing a client", w->n_conns);
+		close(fd);
+		return;
+	}
+	ex = slot_exchange(w, c);
+	if (!ex) {
+		log_error("out of memory for a client connection");
+		conn_close(w, c);	/* nothing in flight: released at once */
+		return;
+	}
+	socklen_t len = sizeof(c->client.peer);
+	if (getpeername(fd, (struct sockaddr *)&c->client.peer, &len) != 0)
+		memset(&c->client.peer, 0, sizeof(c->client.peer));
+	peer_text(c);
+	c->client.ex = ex;
+	c->client.phase = CLIENT_HEAD;
+	ex->client = c;
+	pipeline_reset(w, ex);
+	w->n_clients++;
+	timer_arm(&w->timers, &c->timer, w->now_ms + w->cfg->header_timeout_ms);
+	conn_arm_recv(w, c);
+}
+
+void client_close(struct worker *w, struct conn *c)
+{
+	if (c->closing)
+		return;
+	pipeline_abort(w, c->client.ex);
+	w->n_clients--;
+	conn_close(w, c);
+}
+
+/* The last response is queued: shut the write side once it is out. */
+static void start_linger(struct worker *w, struct conn *c)
+{
+	c->client.phase = CLIENT_LINGER;
+	buf_reset(&c->in);
+	conn_resume_recv(w, c);
+	timer_arm(&w->timers, &c->timer, w->now_ms + LINGER_MS);
+	if (conn_pending_out(c) == 0)
+		conn_shutdown_write(w, c);
+}
+
+bool client_next_request(struct worker *w, struct conn *c)
+{
+	struct exchange *ex = c->client.ex;
+
+	if (c->closing)
+		return false;
+	if (!ex->keep_alive || !ex->req_body_done || w->draining) {
+		start_linger(w, c);
+		return false;
+	}
+	pipeline_reset(w, ex);
+	c->client.phase = CLIENT_HEAD;
+	conn_resume_recv(w, c);
+	if (buf_avail(&c->in) == 0) {
+		timer_arm(&w->timers, &c->timer, w->now_ms + w->cfg->idle_timeout_ms);
+		return false;
+	}
+	ex->req_started = true;
+	ex->t_start_ns = clock_mono_ns();
+	timer_arm(&w->timers, &c->timer, w->now_ms + w->cfg->header_timeout_ms);
+	return true;
+}
+
+void client_on_data(struct worker *w, struct conn *c)
+{
+	struct exchange *ex = c->client.ex;
+
+	switch (c->client.phase) {
+	case CLIENT_HEAD:
+		if (!ex->req_started) {
+			ex->req_started = true;
+			ex->t_start_ns = clock_mono_ns();
+			timer_arm(&w->timers, &c->timer, w->now_ms + w->cfg->header_timeout_ms);
+		}
+		pipeline_resume(w, ex);
+		break;
+	case CLIENT_EXCHANGE:
+		if (!ex->req_body_done && ex->up)
+			upstream_client_data(w, ex);
+		else if (buf_avail(&c->in) > PIPELINE_CAP)
+			conn_pause_recv(w, c);
+		break;
+	case CLIENT_LINGER:
+		buf_reset(&c->in);
+		break;
+	}
+}
+
+void client_on_eof(struct worker *w, struct conn *c, int err)
+{
+	struct exchange *ex = c->client.ex;
+
+	/* A client that half-closes after a complete request still gets its
+	 * response (curl and nc do this); anything else ends the connection. */
+	if (c->client.phase == CLIENT_EXCHANGE && err == 0 && ex->req_body_done) {
+		ex->keep_alive = false;
+		return;
+	}
+	if (err && err != -ECONNRESET && err != -EPIPE)
+		log_debug("client %s: %s", c->client.peer_ip, strerror(-err));
+	client_close(w, c);
+}
+
+void client_on_sent(struct worker *w, struct conn *c)
+{
+	struct exchange *ex = c->client.ex;
+
+	if (c->client.phase == CLIENT_LINGER) {
+		if (conn_pending_out(c) == 0)
+			conn_shutdown_write(w, c);
+		return;
+	}
+	if (c->client.phase == CLIENT_EXCHANGE && ex->up && conn_pending_out(c) < CONN_OUT_LOW)
+		upstream_resume(w, ex);
+}
+
+void client_on_timeout(struct worker *w, struct conn *c)
+{
+	struct exchange *ex = c->client.ex;
+
+	switch (c->client.phase) {
+	case CLIENT_HEAD:
+		if (!ex->req_started || buf_avail(&c->in) == 0) {
+			client_close(w, c);	/* idle keep-alive, or never spoke */
+			return;
+		}
+		c->client.phase = CLIENT_EXCHANGE;
+		ex->keep_alive = false;
+		pipeline_fail(w, ex, 408, "request header timeout");
+		break;
+	case CLIENT_EXCHANGE:
+		ex->keep_alive = false;
+		pipeline_fail(w, ex, 408, "request body timeout");
+		break;
+	case CLIENT_LINGER:
+		client_close(w, c);
+		break;
+	}
+}
+
+void client_drain(struct worker *w, struct conn *c)
+{
+	if (c->client.phase == CLIENT_HEAD && buf_avail(&c->in) == 0)
+		client_close(w, c);
+}

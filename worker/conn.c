@@ -1,0 +1,258 @@
+#include "worker/conn.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "lib/log.h"
+#include "worker/client.h"
+#include "worker/upstream.h"
+
+struct conn *conn_alloc(struct worker *w, enum conn_kind kind, int fd)
+{
+	if (w->n_free == 0)
+		return NULL;
+	struct conn *c = &w->conns[w->free_conns[--w->n_free]];
+
+	c->kind = kind;
+	c->fd = fd;
+	c->inflight = 0;
+	c->recv_armed = c->recv_paused = c->send_busy = false;
+	c->closing = c->shut_wr = c->peer_eof = false;
+	buf_reset(&c->in);
+	buf_reset(&c->outq);
+	buf_reset(&c->outtx);
+	memset(&c->timer, 0, sizeof(c->timer));
+	memset(&c->client, 0, sizeof(c->client) > sizeof(c->up) ? sizeof(c->client) : sizeof(c->up));
+	return c;
+}
+
+struct conn *conn_lookup(struct worker *w, uint32_t index, uint32_t gen)
+{
+	if (index >= w->n_conns)
+		return NULL;
+	struct conn *c = &w->conns[index];
+	return c->gen == gen && c->kind != CONN_FREE ? c : NULL;
+}
+
+/* Large buffers go back to the allocator so an idle slot does not pin the
+ * memory of the biggest message it ever carried. */
+static void trim_buf(struct buf *b)
+{
+	if (b->cap > (64u << 10))
+		buf_free(b);
+	else
+		buf_reset(b);
+}
+
+static void release_slot(struct worker *w, struct conn *c)
+{
+	struct io_uring_sqe *sqe = wk_sqe(w);
+
+	io_uring_prep_close(sqe, c->fd);
+	io_uring_sqe_set_data64(sqe, ud_make(OP_CLOSE, 0, 0));
+	trim_buf(&c->in);
+	trim_buf(&c->outq);
+	trim_buf(&c->outtx);
+	c->fd = -1;
+	c->kind = CONN_FREE;
+	c->gen++;
+	w->free_conns[w->n_free++] = c->index;
+}
+
+static void maybe_release(struct worker *w, struct conn *c)
+{
+	if (c->closing && c->inflight == 0)
+		release_slot(w, c);
+}
+
+void conn_arm_recv(struct worker *w, struct conn *c)
+{
+	if (c->recv_armed || c->recv_paused || c->closing || c->peer_eof)
+		return;
+	struct io_uring_sqe *sqe = wk_sqe(w);
+	io_uring_prep_recv_multishot(sqe, c->fd, NULL, 0, 0);
+	sqe->flags |= IOSQE_BUFFER_SELECT;
+	sqe->buf_group = 0;
+	io_uring_sqe_set_data64(sqe, ud_make(OP_RECV, c->index, c->gen));
+	c->recv_armed = true;
+	c->inflight++;
+}
+
+void conn_pause_recv(struct worker *w, struct conn *c)
+{
+	if (c->recv_paused)
+		return;
+	c->recv_paused = true;
+	if (!c->recv_armed)
+		return;
+	struct io_uring_sqe *sqe = wk_sqe(w);
+	io_uring_prep_cancel64(sqe, ud_make(OP_RECV, c->index, c->gen), 0);
+	io_uring_sqe_set_data64(sqe, ud_make(OP_CANCEL, 0, 0));
+}
+
+void conn_resume_recv(struct worker *w, struct conn *c)
+{
+	if (!c->recv_paused)
+		return;
+	c->recv_paused = false;
+	conn_arm_recv(w, c);
+}
+
+int conn_queue(struct conn *c, const void *data, size_t len)
+{
+	return buf_append(&c->outq, data, len, CONN_OUT_CAP);
+}
+
+static void submit_send(struct worker *w, struct conn *c)
+{
+	struct io_uring_sqe *sqe = wk_sqe(w);
+
+	io_uring_prep_send(sqe, c->fd, buf_head(&c->outtx), buf_avail(&c->outtx), MSG_NOSIGNAL);
+	io_uring_sqe_set_data64(sqe, ud_make(OP_SEND, c->index, c->gen));
+	c->send_busy = true;
+	c->inflight++;
+}
+
+void conn_flush(struct worker *w, struct conn *c)
+{
+	if (c->send_busy || c->closing || buf_avail(&c->outq) == 0)
+		return;
+	/* Swap buffers: what was queued goes out, the spent one takes new
+	 * bytes. Nothing is copied. */
+	struct buf spent = c->outtx;
+	c->outtx = c->outq;
+	c->outq = spent;
+	buf_reset(&c->outq);
+	submit_send(w, c);
+}
+
+void conn_shutdown_write(struct worker *w, struct conn *c)
+{
+	if (c->shut_wr || c->closing)
+		return;
+	struct io_uring_sqe *sqe = wk_sqe(w);
+	io_uring_prep_shutdown(sqe, c->fd, SHUT_WR);
+	io_uring_sqe_set_data64(sqe, ud_make(OP_SHUTDOWN, c->index, c->gen));
+	c->shut_wr = true;
+	c->inflight++;
+}
+
+void conn_close(struct worker *w, struct conn *c)
+{
+	if (c->closing)
+		return;
+	c->closing = true;
+	timer_cancel(&w->timers, &c->timer);
+	if (c->inflight > 0) {
+		struct io_uring_sqe *sqe = wk_sqe(w);
+		io_uring_prep_cancel_fd(sqe, c->fd, IORING_ASYNC_CANCEL_ALL);
+		io_uring_sqe_set_data64(sqe, ud_make(OP_CANCEL, 0, 0));
+	}
+	maybe_release(w, c);
+}
+
+void conn_recycle_buffer(struct worker *w, unsigned bid)
+{
+	io_uring_buf_ring_add(w->br, w->br_mem + (size_t)bid * w->br_size, w->br_size,
+			      (unsigned short)bid, io_uring_buf_ring_mask(w->br_entries), 0);
+	io_uring_buf_ring_advance(w->br, 1);
+}
+
+static void deliver_data(struct worker *w, struct conn *c)
+{
+	if (c->kind == CONN_CLIENT)
+		client_on_data(w, c);
+	else
+		upstream_on_data(w, c);
+}
+
+static void deliver_eof(struct worker *w, struct conn *c, int err)
+{
+	if (c->kind == CONN_CLIENT)
+		client_on_eof(w, c, err);
+	else
+		upstream_on_eof(w, c, err);
+}
+
+void conn_on_recv(struct worker *w, struct conn *c, const struct io_uring_cqe *cqe)
+{
+	bool more = cqe->flags & IORING_CQE_F_MORE;
+	int res = cqe->res;
+	int err = 0;
+
+	if (res > 0 && !c->closing) {
+		unsigned bid = cqe->flags >> IORING_CQE_BUFFER_SHIFT;
+		err = buf_append(&c->in, w->br_mem + (size_t)bid * w->br_size, (size_t)res,
+				 CONN_IN_CAP);
+		conn_recycle_buffer(w, bid);
+	} else if (cqe->flags & IORING_CQE_F_BUFFER) {
+		conn_recycle_buffer(w, cqe->flags >> IORING_CQE_BUFFER_SHIFT);
+	}
+	if (!more) {
+		c->recv_armed = false;
+		c->inflight--;
+	}
+	if (c->closing) {
+		maybe_release(w, c);
+		return;
+	}
+	if (err) {
+		log_warn("connection %u: more than %u bytes unread, closing", c->index, CONN_IN_CAP);
+		deliver_eof(w, c, err);
+	} else if (res > 0) {
+		if (!more)
+			conn_arm_recv(w, c);	/* e.g. the CQ overflowed: keep reading */
+		deliver_data(w, c);
+	} else if (res == -ENOBUFS || res == -ECANCELED) {
+		/* ENOBUFS: the buffer ring ran dry for a moment; buffers come
+		 * back as soon as this turn's data is copied out. ECANCELED: we
+		 * paused reading, and may have resumed since. Either way read
+		 * again unless paused. */
+		conn_arm_recv(w, c);
+	} else if (res == 0) {
+		c->peer_eof = true;
+		deliver_eof(w, c, 0);
+	} else {
+		deliver_eof(w, c, res);
+	}
+}
+
+void conn_on_send(struct worker *w, struct conn *c, int res)
+{
+	c->send_busy = false;
+	c->inflight--;
+	if (c->closing) {
+		maybe_release(w, c);
+		return;
+	}
+	if (res < 0) {
+		deliver_eof(w, c, res);
+		return;
+	}
+	buf_consume(&c->outtx, (size_t)res);
+	if (buf_avail(&c->outtx) > 0)
+		submit_send(w, c);
+	else
+		conn_flush(w, c);
+	if (c->kind == CONN_CLIENT)
+		client_on_sent(w, c);
+	else
+		upstream_on_sent(w, c);
+}
+
+void conn_on_connect(struct worker *w, struct conn *c, int res)
+{
+	c->inflight--;
+	if (c->closing) {
+		maybe_release(w, c);
+		return;
+	}
+	upstream_on_connect(w, c, res);
+}
+
+void conn_on_shutdown(struct worker *w, struct conn *c, int res)
+{
+	c->inflight--;
+	maybe_release(w, c);
+}

@@ -1,0 +1,165 @@
+/* Worker internals shared by the files of worker/: the worker, its
+ * connections and the encoding of io_uring user_data.
+ *
+ * Every SQE's user_data packs (op, index, generation): op picks the handler
+ * in loop.c's single dispatch switch, index names a connection (or a
+ * listener, or a log appender), and the generation lets a completion that
+ * arrives after its connection was recycled be recognised and dropped. */
+#ifndef GW_WORKER_CORE_H
+#define GW_WORKER_CORE_H
+
+#include <liburing.h>
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "conf/config.h"
+#include "lib/buf.h"
+#include "worker/appender.h"
+#include "worker/timer.h"
+
+struct exchange;
+struct route_matcher;
+struct balancer;
+
+enum op {
+	OP_NONE = 0,
+	OP_ACCEPT,	/* index = listener */
+	OP_RECV,	/* index = connection */
+	OP_SEND,	/* index = connection */
+	OP_CONNECT,	/* index = connection */
+	OP_SHUTDOWN,	/* index = connection */
+	OP_CLOSE,	/* no owner: the fd is already forgotten */
+	OP_CANCEL,	/* no owner */
+	OP_SIGNAL,	/* the signalfd read */
+	OP_LOG_WRITE,	/* index = appender */
+	OP__COUNT,
+};
+
+static inline uint64_t ud_make(enum op op, uint32_t index, uint32_t gen)
+{
+	return (uint64_t)op << 56 | (uint64_t)(index & 0xffffffu) << 32 | gen;
+}
+static inline enum op ud_op(uint64_t ud) { return (enum op)(ud >> 56); }
+static inline uint32_t ud_index(uint64_t ud) { return (uint32_t)(ud >> 32) & 0xffffffu; }
+static inline uint32_t ud_gen(uint64_t ud) { return (uint32_t)ud; }
+
+enum conn_kind {
+	CONN_FREE = 0,
+	CONN_CLIENT,
+	CONN_UPSTREAM,
+};
+
+/* What a client connection is doing. */
+enum client_phase {
+	CLIENT_HEAD = 0,	/* waiting for (the rest of) a request head */
+	CLIENT_EXCHANGE,	/* a request is being served */
+	CLIENT_LINGER,		/* final response sent, write side shut, draining input */
+};
+
+/* What an upstream connection is doing. */
+enum upstream_phase {
+	UPSTREAM_CONNECTING = 0,
+	UPSTREAM_ACTIVE,	/* carrying an exchange */
+	UPSTREAM_IDLE,		/* parked in its instance's pool */
+};
+
+struct client_state {
+	enum client_phase phase;
+	struct exchange *ex;		/* never NULL while the conn is a client */
+	struct sockaddr_storage peer;
+	char peer_ip[INET6_ADDRSTRLEN];	/* text form, for logs and X-Forwarded-For */
+};
+
+struct upstream_state {
+	enum upstream_phase phase;
+	struct exchange *ex;		/* the exchange carried, or NULL */
+	uint32_t service;
+	uint32_t instance;
+	uint32_t pool_prev, pool_next;	/* idle list links (conn indexes), UINT32_MAX = none */
+	uint32_t requests;		/* requests carried so far (reuse count) */
+};
+
+/* One socket, client or upstream. Lives in the worker's fixed table, so a
+ * pointer to it stays valid until the slot is recycled (gen changes). */
+struct conn {
+	uint32_t index;
+	uint32_t gen;		/* bumped when the slot is freed */
+	enum conn_kind kind;
+	int fd;
+	uint8_t inflight;	/* SQEs in flight that name this conn */
+	bool recv_armed;	/* a multishot recv is active */
+	bool recv_paused;	/* we stopped reading on purpose (backpressure) */
+	bool send_busy;		/* a send is in flight from outtx */
+	bool closing;		/* conn_close() called: no new I/O */
+	bool shut_wr;		/* write side shut down after the last send */
+	bool peer_eof;		/* the peer closed its write side */
+	struct buf in;		/* received, not yet consumed */
+	struct buf outq;	/* queued for sending */
+	struct buf outtx;	/* being sent; the kernel may read it until the send completes */
+	struct timer timer;
+	union {
+		struct client_state client;
+		struct upstream_state up;
+	};
+};
+
+/* Idle upstream connections of one instance: a list through conn indexes. */
+struct pool {
+	uint32_t head;		/* most recently parked, UINT32_MAX when empty */
+	uint32_t count;
+};
+
+struct worker {
+	const struct gw_config *cfg;
+	unsigned slot;
+	struct io_uring ring;
+	uint64_t now_ms;	/* monotonic, read once per loop turn */
+
+	/* Provided-buffer ring for every recv. */
+	struct io_uring_buf_ring *br;
+	char *br_mem;
+	unsigned br_entries;
+	unsigned br_size;
+
+	/* Connection table and its free list (a stack of indexes). */
+	struct conn *conns;
+	uint32_t n_conns;
+	uint32_t *free_conns;
+	uint32_t n_free;
+	uint32_t n_clients;	/* live client connections */
+	struct exchange **exchanges;	/* per slot, allocated on first use, kept */
+
+	const int *listen_fds;
+	bool *accept_armed;	/* per listener */
+
+	struct timer_wheel timers;
+
+	int sigfd;
+	struct signalfd_siginfo *siginfo;
+
+	struct route_matcher *router;
+	struct balancer **balancers;	/* per service */
+	struct pool **pools;		/* per service, per instance */
+
+	struct appender access_log;
+	struct appender error_log;
+	bool access_log_on;
+
+	uint64_t rng[2];	/* xorshift128+ state for request ids */
+
+	bool draining;
+	bool stop_now;
+	uint64_t drain_deadline_ms;
+};
+
+/* Get an SQE, submitting what is queued if the SQ is full. Never NULL:
+ * after a submit the SQ has room (the SQ is sized larger than any turn's
+ * burst of SQEs and a submit empties it). */
+struct io_uring_sqe *wk_sqe(struct worker *w);
+
+/* 64 random bits for ids (not cryptographic). */
+uint64_t wk_random(struct worker *w);
+
+#endif

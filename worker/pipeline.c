@@ -1,0 +1,130 @@
+/* The request pipeline, in execution order. Reading this table is reading
+ * what the gateway does with a request:
+ *
+ *   parse      strict HTTP/1.1 head, size limits, request id
+ *   route      host/path/method/header/query match (404 when none)
+ *   pick       balancer chooses an instance of the route's service
+ *   transform  upstream request head: target rewrite, hop-by-hop removal,
+ *              X-Forwarded-*, X-Request-Id
+ *   upstream   pooled or new connection, request head and streamed body
+ *              out, response head in (502 on failure, 504 on timeout)
+ *   respond    response head to the client, body streamed through
+ *   log        access log line
+ *
+ * Stage bodies live in the files named in stages.h. */
+#include "worker/pipeline.h"
+
+#include <string.h>
+
+#include "worker/balance.h"
+#include "worker/client.h"
+#include "worker/stages.h"
+#include "worker/upstream.h"
+
+struct stage {
+	const char *name;
+	enum stage_result (*run)(struct worker *w, struct exchange *ex);
+};
+
+static const struct stage stages[] = {
+	{ "parse", stage_parse },
+	{ "route", stage_route },
+	{ "pick", stage_pick },
+	{ "transform", stage_transform },
+	{ "upstream", stage_upstream },
+	{ "respond", stage_respond },
+	{ "log", stage_log },
+};
+
+#define N_STAGES (sizeof(stages) / sizeof(stages[0]))
+#define STAGE_LOG (N_STAGES - 1)
+
+/* Answer with the gateway's own response, dropping any upstream. */
+static void respond_now(struct worker *w, struct exchange *ex)
+{
+	if (ex->up)
+		upstream_abort(w, ex);
+	respond_error(w, ex);
+	ex->stage = STAGE_LOG;
+}
+
+/* The exchange is over: its instance no longer counts it outstanding. */
+static void release_pick(struct worker *w, struct exchange *ex)
+{
+	if (ex->picked) {
+		bal_release(w->balancers[ex->service], ex->instance);
+		ex->picked = false;
+	}
+}
+
+void pipeline_resume(struct worker *w, struct exchange *ex)
+{
+	for (;;) {
+		while (ex->stage < N_STAGES) {
+			enum stage_result r = stages[ex->stage].run(w, ex);
+			if (r == STAGE_SUSPEND)
+				return;
+			if (r == STAGE_RESPOND)
+				respond_now(w, ex);
+			else
+				ex->stage++;
+		}
+		release_pick(w, ex);
+		/* Pipelined requests are served in a loop, not by recursion. */
+		if (!client_next_request(w, ex->client))
+			return;
+	}
+}
+
+void pipeline_fail(struct worker *w, struct exchange *ex, uint16_t status, const char *error)
+{
+	if (ex->resp_head_sent) {
+		/* Too late for an error response: the client has a status line
+		 * already. Cutting the connection is the only honest signal. */
+		ex->keep_alive = false;
+		pipeline_abort(w, ex);
+		client_close(w, ex->client);
+		return;
+	}
+	ex->status = status;
+	ex->error = error;
+	respond_now(w, ex);
+	pipeline_resume(w, ex);
+}
+
+void pipeline_abort(struct worker *w, struct exchange *ex)
+{
+	if (ex->up)
+		upstream_abort(w, ex);
+	release_pick(w, ex);
+	if (ex->req_started && ex->stage < N_STAGES) {
+		if (!ex->resp_done)
+			ex->status = 499;	/* nginx's "client closed request" */
+		stage_log(w, ex);
+	}
+	ex->stage = N_STAGES;
+}
+
+void pipeline_reset(struct worker *w, struct exchange *ex)
+{
+	struct conn *client = ex->client;
+	struct buf up_head = ex->up_head;
+
+	buf_reset(&up_head);
+	/* The structs are large; clear only what a new request needs. */
+	memset(ex, 0, offsetof(struct exchange, req));
+	ex->client = client;
+	ex->up_head = up_head;
+	ex->route = -1;
+	ex->req_started = false;
+	ex->req_body_done = false;
+	ex->up_retried = false;
+	ex->resp_head_done = ex->resp_head_sent = ex->resp_done = ex->resp_started = false;
+	ex->status = 0;
+	ex->error = NULL;
+	ex->keep_alive = false;
+	ex->request_id[0] = ex->target[0] = ex->method_name[0] = '\0';
+	ex->bytes_in = ex->bytes_out = 0;
+	ex->t_start_ns = ex->t_up_start_ns = ex->t_up_end_ns = 0;
+	http_parser_init(&ex->parser, (uint32_t)w->cfg->max_header_bytes);
+}

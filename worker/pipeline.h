@@ -1,0 +1,98 @@
+/* The request pipeline: one exchange (request and its response) moving
+ * through the stages listed, in order, in pipeline.c.
+ *
+ * Each stage has one signature and returns:
+ *   STAGE_CONTINUE  go on to the next stage;
+ *   STAGE_RESPOND   the gateway answers now with ex->status and ex->error
+ *                   (the JSON error shape), then logs;
+ *   STAGE_SUSPEND   waiting on I/O; the I/O code calls pipeline_resume()
+ *                   when it completes and this same stage runs again, so a
+ *                   stage that suspends checks its progress in ex first. */
+#ifndef GW_WORKER_PIPELINE_H
+#define GW_WORKER_PIPELINE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "lib/buf.h"
+#include "lib/http1.h"
+#include "worker/core.h"
+
+enum stage_result {
+	STAGE_CONTINUE = 0,
+	STAGE_RESPOND,
+	STAGE_SUSPEND,
+};
+
+#define REQUEST_ID_MAX 64
+#define LOG_TARGET_MAX 512
+
+struct exchange {
+	struct conn *client;		/* owner; never NULL */
+	struct conn *up;		/* upstream carrying the request, or NULL */
+	unsigned stage;			/* index into the stage table */
+
+	/* Request. Spans in req point into client->in starting at its read
+	 * offset, and are valid only until the transform stage consumes the
+	 * head; later stages use the copies below. */
+	struct http_parser parser;
+	struct http_request req;
+	enum http_method method;
+	uint8_t client_minor;		/* client's HTTP/1.x minor version */
+	struct http_body req_body;
+	bool req_body_done;
+	bool req_started;		/* some byte of this request arrived */
+
+	/* Routing and balancing. */
+	int route;			/* index into cfg->routes, or -1 */
+	uint32_t service;
+	uint32_t instance;
+	bool picked;			/* instance counted outstanding in its balancer */
+
+	/* The upstream request head, kept to replay it once on a fresh
+	 * connection when a pooled one turns out to be closed. */
+	struct buf up_head;
+	bool up_retried;
+
+	/* Response. */
+	struct http_parser rparser;
+	struct http_response resp;
+	enum http_body_mode resp_mode;
+	struct http_body resp_body;
+	bool resp_head_done;		/* final (non-1xx) head parsed */
+	bool resp_head_sent;		/* the client got a status line */
+	bool resp_done;
+	bool resp_started;		/* some byte of the response arrived */
+
+	/* Outcome. */
+	uint16_t status;
+	const char *error;		/* message of a gateway-made response */
+	bool keep_alive;		/* the client connection stays open after */
+
+	/* For the access log. */
+	char request_id[REQUEST_ID_MAX + 1];
+	char method_name[16];
+	char target[LOG_TARGET_MAX + 1];
+	uint64_t t_start_ns;
+	uint64_t t_up_start_ns;
+	uint64_t t_up_end_ns;
+	uint64_t bytes_in;
+	uint64_t bytes_out;
+};
+
+/* Run the pipeline from ex->stage until it suspends or the exchange ends. */
+void pipeline_resume(struct worker *w, struct exchange *ex);
+
+/* An I/O failure after the pipeline passed the gateway's decision stages:
+ * answer <status> with <error> if the client has not seen a status line
+ * yet (then finish normally), else cut the client connection. */
+void pipeline_fail(struct worker *w, struct exchange *ex, uint16_t status, const char *error);
+
+/* Reset <ex> for the next request on its client connection. */
+void pipeline_reset(struct worker *w, struct exchange *ex);
+
+/* The exchange's client is going away: release everything it holds
+ * upstream and log it (status 499 when no response was complete). */
+void pipeline_abort(struct worker *w, struct exchange *ex);
+
+#endif

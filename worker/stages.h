@@ -1,0 +1,26 @@
+/* The pipeline's stage functions. pipeline.c's table is the only place
+ * that orders them; each body lives in the file of its topic. */
+#ifndef GW_WORKER_STAGES_H
+#define GW_WORKER_STAGES_H
+
+#include "worker/pipeline.h"
+
+/* worker/request.c: read and check the request head, set limits. */
+enum stage_result stage_parse(struct worker *w, struct exchange *ex);
+/* worker/decide.c: match a route; pick an instance. */
+enum stage_result stage_route(struct worker *w, struct exchange *ex);
+enum stage_result stage_pick(struct worker *w, struct exchange *ex);
+/* worker/transform.c: build the upstream request head. */
+enum stage_result stage_transform(struct worker *w, struct exchange *ex);
+/* worker/upstream.c: get a connection, send, wait for the response head. */
+enum stage_result stage_upstream(struct worker *w, struct exchange *ex);
+/* worker/respond.c: forward the response head, wait for the body to pass. */
+enum stage_result stage_respond(struct worker *w, struct exchange *ex);
+/* worker/accesslog.c: one JSON line per exchange. */
+enum stage_result stage_log(struct worker *w, struct exchange *ex);
+
+/* worker/respond.c: write the gateway's own JSON error response for
+ * ex->status / ex->error to the client. */
+void respond_error(struct worker *w, struct exchange *ex);
+
+#endif

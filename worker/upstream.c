@@ -1,0 +1,473 @@
+/* Upstream connections and the upstream half of an exchange.
+ *
+ * Phases (enum upstream_phase): CONNECTING until the ring's connect
+ * completes (connect_timeout), ACTIVE while carrying one exchange (timeout:
+ * for the response head, and between reads of the body), IDLE while parked
+ * in its instance's pool (idle_timeout; a byte or EOF from an idle upstream
+ * closes it). Pools are per worker, so no lock is ever taken.
+ *
+ * A pooled connection may have been closed by the upstream just before we
+ * reuse it. When that happens before any response byte and the request has
+ * no body, the request is replayed once on a new connection, as nginx does. */
+#include "worker/upstream.h"
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "lib/clock.h"
+#include "lib/log.h"
+#include "worker/conn.h"
+#include "worker/pipeline.h"
+#include "worker/stages.h"
+#include "worker/transform.h"
+
+#define POOL_NONE UINT32_MAX
+/* Upstream response heads may be larger than what we accept from clients. */
+#define MAX_RESPONSE_HEAD (64u << 10)
+#define MAX_RESPONSE_TRAILER 8192u
+
+static struct pool *pool_of(struct worker *w, const struct conn *up)
+{
+	return &w->pools[up->up.service][up->up.instance];
+}
+
+static void pool_push(struct worker *w, struct conn *up)
+{
+	struct pool *p = pool_of(w, up);
+
+	up->up.phase = UPSTREAM_IDLE;
+	up->up.pool_prev = POOL_NONE;
+	up->up.pool_next = p->head;
+	if (p->head != POOL_NONE)
+		w->conns[p->head].up.pool_prev = up->index;
+	p->head = up->index;
+	p->count++;
+}
+
+static void pool_remove(struct worker *w, struct conn *up)
+{
+	struct pool *p = pool_of(w, up);
+
+	if (up->up.pool_prev != POOL_NONE)
+		w->conns[up->up.pool_prev].up.pool_next = up->up.pool_next;
+	else
+		p->head = up->up.pool_next;
+	if (up->up.pool_next != POOL_NONE)
+		w->conns[up->up.pool_next].up.pool_prev = up->up.pool_prev;
+	p->count--;
+}
+
+static const struct gw_service_conf *service_of(struct worker *w, const struct exchange *ex)
+{
+	return &w->cfg->services[ex->service];
+}
+
+static void arm_timer(struct worker *w, struct conn *up, uint64_t ms)
+{
+	timer_arm(&w->timers, &up->timer, w->now_ms + ms);
+}
+
+/* Sends wait until the connect completes. */
+static void up_flush(struct worker *w, struct conn *up)
+{
+	if (up->up.phase == UPSTREAM_ACTIVE)
+		conn_flush(w, up);
+}
+
+static void detach(struct worker *w, struct exchange *ex)
+{
+	struct conn *up = ex->up;
+
+	timer_cancel(&w->timers, &up->timer);
+	up->up.ex = NULL;
+	ex->up = NULL;
+	ex->t_up_end_ns = clock_mono_ns();
+}
+
+void upstream_abort(struct worker *w, struct exchange *ex)
+{
+	struct conn *up = ex->up;
+
+	if (!up)
+		return;
+	detach(w, ex);
+	conn_close(w, up);
+}
+
+static int connect_new(struct worker *w, struct exchange *ex, struct conn **out)
+{
+	const struct gw_instance_conf *inst = &service_of(w, ex)->instances[ex->instance];
+	int one = 1;
+	int fd = socket(inst->addr.ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+
+	if (fd < 0)
+		return -errno;
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	struct conn *up = conn_alloc(w, CONN_UPSTREAM, fd);
+	if (!up) {
+		close(fd);
+		return -EMFILE;
+	}
+	struct io_uring_sqe *sqe = wk_sqe(w);
+	io_uring_prep_connect(sqe, fd, (const struct sockaddr *)&inst->addr.ss, inst->addr.len);
+	io_uring_sqe_set_data64(sqe, ud_make(OP_CONNECT, up->index, up->gen));
+	up->inflight++;
+	up->up.phase = UPSTREAM_CONNECTING;
+	arm_timer(w, up, service_of(w, ex)->connect_timeout_ms);
+	*out = up;
+	return 0;
+}
+
+static struct conn *pool_take(struct worker *w, const struct exchange *ex)
+{
+	struct pool *p = &w->pools[ex->service][ex->instance];
+
+	if (p->head == POOL_NONE)
+		return NULL;
+	struct conn *up = &w->conns[p->head];
+	pool_remove(w, up);
+	up->up.phase = UPSTREAM_ACTIVE;
+	return up;
+}
+
+/* Put the exchange on a pooled connection or a new one, with the request
+ * head queued. 0 or -errno. */
+static int attach(struct worker *w, struct exchange *ex)
+{
+	struct conn *up = ex->up_retried ? NULL : pool_take(w, ex);
+	int err;
+
+	if (up) {
+		arm_timer(w, up, service_of(w, ex)->timeout_ms);
+	} else {
+		err = connect_new(w, ex, &up);
+		if (err)
+			return err;
+	}
+	up->up.ex = ex;
+	up->up.service = ex->service;
+	up->up.instance = ex->instance;
+	up->up.requests++;
+	ex->up = up;
+	ex->t_up_start_ns = clock_mono_ns();
+	http_parser_init(&ex->rparser, MAX_RESPONSE_HEAD);
+	err = conn_queue(up, buf_head(&ex->up_head), buf_avail(&ex->up_head));
+	if (err)
+		upstream_abort(w, ex);
+	return err;
+}
+
+static void send_continue(struct worker *w, struct exchange *ex)
+{
+	static const char line[] = "HTTP/1.1 100 Continue\r\n\r\n";
+	struct conn *c = ex->client;
+
+	/* Only a client that asked, is HTTP/1.1, and has not started sending
+	 * the body anyway. */
+	if (!ex->req.expect_continue || ex->req_body_done || ex->client_minor == 0 ||
+	    buf_avail(&c->in) > 0)
+		return;
+	conn_queue(c, line, sizeof(line) - 1);
+	conn_flush(w, c);
+}
+
+enum stage_result stage_upstream(struct worker *w, struct exchange *ex)
+{
+	if (ex->resp_head_done)
+		return STAGE_CONTINUE;
+	if (ex->up)
+		return STAGE_SUSPEND;
+	send_continue(w, ex);
+	int err = attach(w, ex);
+	if (err) {
+		log_warn("upstream %s: %s", service_of(w, ex)->instances[ex->instance].addr.text,
+			 strerror(-err));
+		ex->status = err == -EMFILE ? 503 : 502;
+		ex->error = "cannot open an upstream connection";
+		return STAGE_RESPOND;
+	}
+	if (upstream_pump_request(w, ex) != 0)
+		return STAGE_RESPOND;
+	return STAGE_SUSPEND;
+}
+
+void upstream_on_connect(struct worker *w, struct conn *up, int res)
+{
+	struct exchange *ex = up->up.ex;
+
+	if (!ex) {
+		conn_close(w, up);
+		return;
+	}
+	if (res < 0) {
+		log_info("upstream %s: connect: %s",
+			 service_of(w, ex)->instances[ex->instance].addr.text, strerror(-res));
+		upstream_abort(w, ex);
+		pipeline_fail(w, ex, 502, "upstream connection failed");
+		return;
+	}
+	up->up.phase = UPSTREAM_ACTIVE;
+	arm_timer(w, up, service_of(w, ex)->timeout_ms);
+	conn_arm_recv(w, up);
+	conn_flush(w, up);
+}
+
+int upstream_pump_request(struct worker *w, struct exchange *ex)
+{
+	struct conn *c = ex->client;
+	struct conn *up = ex->up;
+	uint64_t limit = w->cfg->max_body_bytes;
+
+	while (!ex->req_body_done && buf_avail(&c->in) > 0) {
+		if (conn_pending_out(up) > CONN_OUT_HIGH) {
+			conn_pause_recv(w, c);
+			break;
+		}
+		size_t len = buf_avail(&c->in), n = 0;
+		if (len > CONN_OUT_HIGH)
+			len = CONN_OUT_HIGH;
+		enum http_result r = http_body_feed(&ex->req_body, buf_head(&c->in), len, &n);
+		if (r == HTTP_ERROR) {
+			ex->status = 400;
+			ex->error = ex->req_body.error ? ex->req_body.error : "invalid request body";
+			ex->keep_alive = false;
+			return -EINVAL;
+		}
+		if (limit && ex->req_body.total > limit) {
+			ex->status = 413;
+			ex->error = "request body too large";
+			ex->keep_alive = false;
+			return -EINVAL;
+		}
+		conn_queue(up, buf_head(&c->in), n);
+		ex->bytes_in += n;
+		buf_consume(&c->in, n);
+		ex->req_body_done = r == HTTP_DONE;
+	}
+	/* A stalled body upload is the client's fault, timed by idle_timeout. */
+	if (ex->req_body_done)
+		timer_cancel(&w->timers, &c->timer);
+	else
+		timer_arm(&w->timers, &c->timer, w->now_ms + w->cfg->idle_timeout_ms);
+	up_flush(w, up);
+	return 0;
+}
+
+void upstream_client_data(struct worker *w, struct exchange *ex)
+{
+	if (upstream_pump_request(w, ex) != 0)
+		pipeline_fail(w, ex, ex->status, ex->error);
+}
+
+void upstream_on_sent(struct worker *w, struct conn *up)
+{
+	struct exchange *ex = up->up.ex;
+
+	if (!ex || ex->req_body_done || conn_pending_out(up) >= CONN_OUT_LOW)
+		return;
+	conn_resume_recv(w, ex->client);
+	upstream_client_data(w, ex);
+}
+
+static bool body_is_empty(const struct exchange *ex)
+{
+	return ex->resp_mode == HTTP_BODY_NONE ||
+	       (ex->resp_mode == HTTP_BODY_LENGTH && ex->resp.h.content_length == 0);
+}
+
+int upstream_pump_response(struct worker *w, struct exchange *ex)
+{
+	struct conn *up = ex->up;
+	struct conn *c = ex->client;
+
+	if (body_is_empty(ex))
+		ex->resp_done = true;
+	while (!ex->resp_done && buf_avail(&up->in) > 0) {
+		if (conn_pending_out(c) > CONN_OUT_HIGH) {
+			conn_pause_recv(w, up);
+			break;
+		}
+		size_t len = buf_avail(&up->in), n = 0;
+		if (len > CONN_OUT_HIGH)
+			len = CONN_OUT_HIGH;
+		enum http_result r = http_body_feed(&ex->resp_body, buf_head(&up->in), len, &n);
+		if (r == HTTP_ERROR) {
+			ex->status = 502;
+			ex->error = "invalid response body from upstream";
+			return -EINVAL;
+		}
+		conn_queue(c, buf_head(&up->in), n);
+		ex->bytes_out += n;
+		buf_consume(&up->in, n);
+		ex->resp_done = r == HTTP_DONE;
+	}
+	conn_flush(w, c);
+	if (ex->resp_done)
+		upstream_finish(w, ex);
+	return 0;
+}
+
+void upstream_resume(struct worker *w, struct exchange *ex)
+{
+	struct conn *up = ex->up;
+
+	if (!up)
+		return;
+	conn_resume_recv(w, up);
+	if (!ex->resp_head_sent)
+		return;
+	if (upstream_pump_response(w, ex) != 0)
+		pipeline_fail(w, ex, ex->status, ex->error);
+	else if (ex->resp_done)
+		pipeline_resume(w, ex);
+}
+
+/* Parse response heads, forwarding interim 1xx ones. 0 when the caller
+ * should go on (final head done or more bytes needed), -1 when the
+ * exchange already failed. */
+static int parse_head(struct worker *w, struct exchange *ex)
+{
+	struct conn *up = ex->up;
+
+	for (;;) {
+		const char *buf = buf_head(&up->in);
+		enum http_result r = http_parse_response(&ex->rparser, buf, buf_avail(&up->in),
+							 &ex->resp);
+		ex->resp_started = true;
+		if (r == HTTP_AGAIN)
+			return 0;
+		if (r == HTTP_ERROR) {
+			log_info("upstream %s: invalid response: %s",
+				 service_of(w, ex)->instances[ex->instance].addr.text,
+				 ex->rparser.error ? ex->rparser.error : "?");
+			pipeline_fail(w, ex, 502, "invalid response from upstream");
+			return -1;
+		}
+		if (ex->resp.status >= 200) {
+			ex->resp_head_done = true;
+			ex->resp_mode = http_response_body_mode(&ex->resp, ex->method);
+			return 0;
+		}
+		if (ex->resp.status == 101) {
+			pipeline_fail(w, ex, 502, "upstream switched protocols");
+			return -1;
+		}
+		/* 100 Continue is ours to send (we strip Expect upstream); other
+		 * interim responses (103) go to HTTP/1.1 clients. */
+		if (ex->resp.status != 100 && ex->client_minor == 1) {
+			transform_response_head(w, ex, buf, &ex->client->outq);
+			conn_flush(w, ex->client);
+		}
+		buf_consume(&up->in, ex->resp.h.head_len);
+		http_parser_init(&ex->rparser, MAX_RESPONSE_HEAD);
+	}
+}
+
+void upstream_on_data(struct worker *w, struct conn *up)
+{
+	struct exchange *ex = up->up.ex;
+
+	if (!ex) {
+		/* An idle upstream has nothing to say; if it speaks, the
+		 * connection is out of step and cannot be trusted. */
+		pool_remove(w, up);
+		conn_close(w, up);
+		return;
+	}
+	arm_timer(w, up, service_of(w, ex)->timeout_ms);
+	if (!ex->resp_head_done) {
+		if (parse_head(w, ex) == 0 && ex->resp_head_done)
+			pipeline_resume(w, ex);
+		return;
+	}
+	if (!ex->resp_head_sent)
+		return;
+	if (upstream_pump_response(w, ex) != 0)
+		pipeline_fail(w, ex, ex->status, ex->error);
+	else if (ex->resp_done)
+		pipeline_resume(w, ex);
+}
+
+/* A reused connection that closes before answering gets one replay, when
+ * the request can be sent again whole (no body). */
+static bool can_replay(const struct exchange *ex, const struct conn *up)
+{
+	return !ex->resp_started && up->up.requests > 1 && !ex->up_retried &&
+	       ex->req_body.mode == HTTP_BODY_NONE;
+}
+
+void upstream_on_eof(struct worker *w, struct conn *up, int err)
+{
+	struct exchange *ex = up->up.ex;
+
+	if (!ex) {
+		pool_remove(w, up);
+		conn_close(w, up);
+		return;
+	}
+	if (err == 0 && ex->resp_head_sent && ex->resp_mode == HTTP_BODY_UNTIL_CLOSE) {
+		ex->resp_done = true;
+		ex->keep_alive = false;
+		upstream_abort(w, ex);
+		pipeline_resume(w, ex);
+		return;
+	}
+	if (can_replay(ex, up)) {
+		upstream_abort(w, ex);
+		ex->up_retried = true;
+		if (attach(w, ex) == 0)
+			return;
+	}
+	pipeline_fail(w, ex, 502, err == 0 ? "upstream closed the connection"
+					   : "upstream connection failed");
+}
+
+void upstream_on_timeout(struct worker *w, struct conn *up)
+{
+	struct exchange *ex = up->up.ex;
+
+	if (!ex) {
+		pool_remove(w, up);
+		conn_close(w, up);
+		return;
+	}
+	pipeline_fail(w, ex, 504, up->up.phase == UPSTREAM_CONNECTING ? "upstream connect timeout"
+								       : "upstream timeout");
+}
+
+void upstream_finish(struct worker *w, struct exchange *ex)
+{
+	struct conn *up = ex->up;
+	const struct gw_service_conf *svc = service_of(w, ex);
+
+	if (!up)
+		return;
+	bool reuse = ex->resp.h.keep_alive && ex->resp_mode != HTTP_BODY_UNTIL_CLOSE &&
+		     ex->req_body_done && buf_avail(&up->in) == 0 && !up->peer_eof &&
+		     !w->draining && pool_of(w, up)->count < svc->keepalive;
+	detach(w, ex);
+	if (!reuse) {
+		conn_close(w, up);
+		return;
+	}
+	pool_push(w, up);
+	arm_timer(w, up, w->cfg->idle_timeout_ms);
+}
+
+void upstream_close_idle(struct worker *w)
+{
+	for (size_t s = 0; s < w->cfg->n_services; s++) {
+		for (size_t i = 0; i < w->cfg->services[s].n_instances; i++) {
+			struct pool *p = &w->pools[s][i];
+			while (p->head != POOL_NONE) {
+				struct conn *up = &w->conns[p->head];
+				pool_remove(w, up);
+				conn_close(w, up);
+			}
+		}
+	}
+}

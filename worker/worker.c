@@ -1,0 +1,261 @@
+/* worker_run(): build a worker's private state after fork, run its loop,
+ * and take it all down again in reverse order. */
+#include "worker/worker.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/random.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include "lib/clock.h"
+#include "lib/log.h"
+#include "lib/uring_compat.h"
+#include "worker/balance.h"
+#include "worker/conn.h"
+#include "worker/core.h"
+#include "worker/loop.h"
+#include "worker/pipeline.h"
+#include "worker/route.h"
+
+#define RING_ENTRIES 4096u
+#define CQ_ENTRIES 16384u
+#define BUF_ENTRIES 1024u	/* provided buffers, a power of two */
+#define BUF_SIZE (16u << 10)
+#define MAX_CONNS 16384u	/* under the fd limit of 20000, with room for logs */
+
+static int setup_ring(struct worker *w)
+{
+	struct io_uring_params p;
+
+	memset(&p, 0, sizeof(p));
+	/* One thread submits and reaps, and task work runs only when we wait:
+	 * completions arrive in batches at the top of each loop turn. */
+	p.flags = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_CQSIZE;
+	p.cq_entries = CQ_ENTRIES;
+	int err = io_uring_queue_init_params(RING_ENTRIES, &w->ring, &p);
+	if (err)
+		log_error("io_uring_queue_init_params: %s", strerror(-err));
+	return err;
+}
+
+static int setup_buffers(struct worker *w)
+{
+	int err;
+
+	w->br_entries = BUF_ENTRIES;
+	w->br_size = BUF_SIZE;
+	w->br_mem = mmap(NULL, (size_t)BUF_ENTRIES * BUF_SIZE, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (w->br_mem == MAP_FAILED) {
+		err = -errno;
+		log_error("mmap of receive buffers: %s", strerror(-err));
+		return err;
+	}
+	w->br = uring_setup_buf_ring(&w->ring, BUF_ENTRIES, 0, &err);
+	if (!w->br) {
+		log_error("io_uring_register_buf_ring: %s", strerror(-err));
+		munmap(w->br_mem, (size_t)BUF_ENTRIES * BUF_SIZE);
+		return err;
+	}
+	for (unsigned i = 0; i < BUF_ENTRIES; i++)
+		io_uring_buf_ring_add(w->br, w->br_mem + (size_t)i * BUF_SIZE, BUF_SIZE,
+				      (unsigned short)i, io_uring_buf_ring_mask(BUF_ENTRIES), (int)i);
+	io_uring_buf_ring_advance(w->br, BUF_ENTRIES);
+	return 0;
+}
+
+static void free_buffers(struct worker *w)
+{
+	uring_free_buf_ring(&w->ring, w->br, w->br_entries, 0);
+	munmap(w->br_mem, (size_t)w->br_entries * w->br_size);
+}
+
+static int setup_conns(struct worker *w)
+{
+	w->n_conns = MAX_CONNS;
+	w->conns = calloc(MAX_CONNS, sizeof(*w->conns));
+	w->free_conns = calloc(MAX_CONNS, sizeof(*w->free_conns));
+	w->exchanges = calloc(MAX_CONNS, sizeof(*w->exchanges));
+	w->accept_armed = calloc(w->cfg->n_listens, sizeof(*w->accept_armed));
+	if (!w->conns || !w->free_conns || !w->exchanges || !w->accept_armed)
+		return -ENOMEM;
+	/* A stack: low indexes are handed out first and stay warm. */
+	for (uint32_t i = 0; i < MAX_CONNS; i++) {
+		w->conns[i].index = i;
+		w->conns[i].fd = -1;
+		w->free_conns[i] = MAX_CONNS - 1 - i;
+	}
+	w->n_free = MAX_CONNS;
+	return 0;
+}
+
+static void free_conns(struct worker *w)
+{
+	for (uint32_t i = 0; w->conns && i < w->n_conns; i++) {
+		buf_free(&w->conns[i].in);
+		buf_free(&w->conns[i].outq);
+		buf_free(&w->conns[i].outtx);
+	}
+	for (uint32_t i = 0; w->exchanges && i < w->n_conns; i++) {
+		if (w->exchanges[i])
+			buf_free(&w->exchanges[i]->up_head);
+		free(w->exchanges[i]);
+	}
+	free(w->conns);
+	free(w->free_conns);
+	free(w->exchanges);
+	free(w->accept_armed);
+}
+
+static int setup_signals(struct worker *w)
+{
+	sigset_t set;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGUSR1);
+	sigaddset(&set, SIGHUP);
+	sigprocmask(SIG_BLOCK, &set, NULL);
+	w->siginfo = calloc(1, sizeof(*w->siginfo));
+	if (!w->siginfo)
+		return -ENOMEM;
+	w->sigfd = signalfd(-1, &set, SFD_CLOEXEC);
+	if (w->sigfd < 0) {
+		int err = -errno;
+		log_error("signalfd: %s", strerror(-err));
+		free(w->siginfo);
+		return err;
+	}
+	return 0;
+}
+
+static void free_signals(struct worker *w)
+{
+	close(w->sigfd);
+	free(w->siginfo);
+}
+
+static void free_routing(struct worker *w)
+{
+	for (size_t s = 0; s < w->cfg->n_services; s++) {
+		if (w->balancers)
+			bal_free(w->balancers[s]);
+		if (w->pools)
+			free(w->pools[s]);
+	}
+	free(w->balancers);
+	free(w->pools);
+	route_matcher_free(w->router);
+}
+
+static int setup_routing(struct worker *w)
+{
+	const struct gw_config *cfg = w->cfg;
+
+	w->router = route_matcher_new(cfg);
+	w->balancers = calloc(cfg->n_services, sizeof(*w->balancers));
+	w->pools = calloc(cfg->n_services, sizeof(*w->pools));
+	if (!w->router || !w->balancers || !w->pools)
+		goto err_free;
+	for (size_t s = 0; s < cfg->n_services; s++) {
+		const struct gw_service_conf *svc = &cfg->services[s];
+		w->balancers[s] = bal_new(svc, wk_random(w));
+		w->pools[s] = calloc(svc->n_instances, sizeof(**w->pools));
+		if (!w->balancers[s] || !w->pools[s])
+			goto err_free;
+		for (size_t i = 0; i < svc->n_instances; i++)
+			w->pools[s][i].head = UINT32_MAX;
+	}
+	return 0;
+
+err_free:
+	free_routing(w);
+	return -ENOMEM;
+}
+
+static int setup_logs(struct worker *w)
+{
+	int err = appender_init(&w->error_log, "stderr");
+
+	if (err)
+		return err;
+	w->access_log.fd = -1;
+	if (!w->cfg->access_log)
+		return 0;
+	err = appender_init(&w->access_log, w->cfg->access_log);
+	if (err) {
+		log_error("access log %s: %s", w->cfg->access_log, strerror(-err));
+		appender_close(&w->error_log);
+		return err;
+	}
+	w->access_log_on = true;
+	return 0;
+}
+
+static void free_logs(struct worker *w)
+{
+	appender_close(&w->access_log);
+	appender_close(&w->error_log);
+}
+
+int worker_run(const struct gw_config *cfg, unsigned slot, const int *listen_fds)
+{
+	struct worker *w = calloc(1, sizeof(*w));
+	int err = -ENOMEM;
+
+	if (!w)
+		goto err_out;
+	w->cfg = cfg;
+	w->slot = slot;
+	w->listen_fds = listen_fds;
+	w->now_ms = clock_mono_ms();
+	timer_wheel_init(&w->timers, w->now_ms);
+	if (getrandom(w->rng, sizeof(w->rng), 0) != sizeof(w->rng) || (w->rng[0] | w->rng[1]) == 0) {
+		w->rng[0] = clock_mono_ns() ^ ((uint64_t)getpid() << 32);
+		w->rng[1] = 0x9e3779b97f4a7c15ull ^ slot;
+	}
+	err = setup_ring(w);
+	if (err)
+		goto err_free;
+	err = setup_buffers(w);
+	if (err)
+		goto err_ring;
+	err = setup_conns(w);
+	if (err)
+		goto err_conns;
+	err = setup_signals(w);
+	if (err)
+		goto err_conns;
+	err = setup_routing(w);
+	if (err)
+		goto err_signals;
+	err = setup_logs(w);
+	if (err)
+		goto err_routing;
+
+	log_info("serving on %zu listener%s", cfg->n_listens, cfg->n_listens == 1 ? "" : "s");
+	loop_run(w);
+	log_info("stopped");
+
+	free_logs(w);
+err_routing:
+	free_routing(w);
+err_signals:
+	free_signals(w);
+err_conns:
+	free_conns(w);
+	free_buffers(w);
+err_ring:
+	io_uring_queue_exit(&w->ring);
+err_free:
+	free(w);
+err_out:
+	if (err)
+		log_error("worker %u could not start: %s", slot, strerror(-err));
+	return err ? 1 : 0;
+}
