@@ -407,9 +407,13 @@ static int loop_ring_init(struct echo_thread *t)
 		p.cq_entries = LOOP_CQ_ENTRIES;
 		ret = io_uring_queue_init_params(LOOP_SQ_ENTRIES, &t->ring, &p);
 	}
-	if (ret < 0)
+	if (ret < 0) {
 		log_error("io_uring_queue_init_params() failed: %s", strerror(-ret));
-	return ret;
+		return ret;
+	}
+	/* Saves the ring fd lookup on every io_uring_enter(); optional. */
+	io_uring_register_ring_fd(&t->ring);
+	return 0;
 }
 
 static int loop_bufs_init(struct echo_thread *t)

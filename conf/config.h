@@ -73,6 +73,7 @@ struct gw_route_conf {
 	char *name;
 	enum gw_path_kind path_kind;
 	char *path;			/* the literal prefix/exact path, or the regex source */
+	int path_line;			/* line of the path key, for messages; 0 = none */
 	struct pcre2_real_code_8 *path_re;	/* GW_PATH_REGEX only */
 	uint32_t methods;		/* bit (1 << enum http_method); 0 = any */
 	char **method_names;		/* HTTP_M_OTHER methods by name; NULL-terminated or NULL */

@@ -84,9 +84,11 @@ static void gateway_access_log(struct conf_parser *p, const char *key, const cha
 		conf__error(p, p->line, "empty value for '%s' (want a path, stderr or off)", key);
 		return;
 	}
-	if (strcmp(value, "off") == 0)
-		return;
-	p->cfg->access_log = conf__strdup(p, value);
+	/* A second [gateway] (an error) may set it again. */
+	free(p->cfg->access_log);
+	p->cfg->access_log = NULL;
+	if (strcmp(value, "off") != 0)
+		p->cfg->access_log = conf__strdup(p, value);
 }
 
 static void gateway_log_level(struct conf_parser *p, const char *key, const char *value)

@@ -120,6 +120,7 @@ static void route_path(struct conf_parser *p, const char *key, const char *value
 	enum gw_path_kind kind = GW_PATH_PREFIX;
 	const char *s = value;
 
+	r->path_line = p->line;		/* even if bad: no "has no path" too */
 	if (*s == '=' || *s == '~') {
 		kind = *s == '=' ? GW_PATH_EXACT : GW_PATH_REGEX;
 		s += 1 + strspn(s + 1, " \t");
@@ -262,12 +263,12 @@ static void route_service(struct conf_parser *p, const char *key, const char *va
 {
 	struct gw_route_conf *r = route_cur(p);
 
+	r->service_line = p->line;	/* even if bad: no "has no service" too */
 	if (!conf__is_name(value)) {
 		conf__error(p, p->line, "bad service name '%s' for '%s'", value, key);
 		return;
 	}
 	r->service_name = conf__strdup(p, value);
-	r->service_line = p->line;
 }
 
 static void route_strip_prefix(struct conf_parser *p, const char *key, const char *value)

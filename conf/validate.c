@@ -39,10 +39,12 @@ static void validate_route(struct conf_parser *p, struct gw_route_conf *r)
 {
 	struct gw_service_conf *svc;
 
-	if (!r->path)
+	/* A key that was present but bad has been reported already. */
+	if (!r->path && !r->path_line)
 		conf__error(p, r->line, "route '%s' has no path", r->name);
 	if (!r->service_name) {
-		conf__error(p, r->line, "route '%s' has no service", r->name);
+		if (!r->service_line)
+			conf__error(p, r->line, "route '%s' has no service", r->name);
 	} else if (!(svc = conf__service_find(p->cfg, r->service_name))) {
 		conf__error(p, r->service_line, "route '%s' names unknown service '%s'",
 			    r->name, r->service_name);

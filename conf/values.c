@@ -265,8 +265,14 @@ int conf_parse_addr(const char *text, bool resolve_names, struct gw_addr *out)
 	if (values_split_addr(text, host, sizeof(host), port, sizeof(port), &bracketed) < 0)
 		return -EINVAL;
 	if (bracketed) {
-		/* getaddrinfo() rather than inet_pton() to accept a %scope. */
-		int rc = values_lookup(host, port, AI_NUMERICHOST, AF_INET6, out);
+		/* getaddrinfo() rather than inet_pton() to accept a %scope;
+		 * but glibc takes odd things ("*"), so check the digits first. */
+		size_t n = strspn(host, "0123456789abcdefABCDEF:.");
+		int rc;
+
+		if (!n || (host[n] && host[n] != '%'))
+			return -EINVAL;
+		rc = values_lookup(host, port, AI_NUMERICHOST, AF_INET6, out);
 
 		return rc == -ENOENT ? -EINVAL : rc;
 	}

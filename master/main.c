@@ -2,10 +2,9 @@
  *
  * Exit status: 0 after a clean stop or a good -t check, 1 when the
  * configuration is invalid or startup fails, 2 on a usage error. */
-#include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
-#include <string.h>
+#include <stdlib.h>
 #include <unistd.h>
 
 #include "conf/config.h"
@@ -72,19 +71,18 @@ int main(int argc, char **argv)
 {
 	struct gw_config *cfg = NULL;
 	struct main_args args;
+	char *diag = NULL;
 	int ret;
 
 	ret = main_parse_args(argc, argv, &args);
 	if (ret >= 0)
 		return ret;
-	/* conf_load() prints "FILE:LINE: message" itself for invalid files;
-	 * other failures (no such file) only come back as -errno. */
-	ret = conf_load(args.conf_path, stderr, &cfg);
-	if (ret < 0) {
-		if (ret != -EINVAL)
-			fprintf(stderr, "%s: %s\n", args.conf_path, strerror(-ret));
+	ret = master_conf_load(args.conf_path, &cfg, &diag);
+	if (diag)
+		fputs(diag, stderr);
+	free(diag);
+	if (ret < 0)
 		return 1;
-	}
 	if (args.check_only) {
 		fprintf(stderr, "%s: configuration ok\n", args.conf_path);
 		conf_free(cfg);

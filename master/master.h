@@ -7,7 +7,9 @@
  *   cpu.c        how many workers, and which CPU each one is pinned to;
  *   listen.c     one SO_REUSEPORT socket per listen address per slot;
  *   spawn.c      fork, the child's setup, then worker_run();
+ *   run.c        start (bind, block signals, fork all, ring) and end;
  *   supervise.c  the master's ring: signals, reaping, respawns, stopping;
+ *   confload.c   conf_load() with its messages captured;
  *   reload.c     SIGHUP: check the file again and report. */
 #ifndef GW_MASTER_MASTER_H
 #define GW_MASTER_MASTER_H
@@ -76,7 +78,7 @@ static inline const int *master_listen_slot_fds(const struct master_listeners *l
 /* Close every socket and free the table. Safe on a zeroed or closed table. */
 void master_listen_close(struct master_listeners *ls);
 
-/* spawn.c, supervise.c */
+/* spawn.c, run.c, supervise.c */
 
 /* One worker slot. pid and respawn_pending are never both set. */
 struct master_slot {
@@ -123,12 +125,27 @@ struct master {
  * here. Returns 0 in the master, or -errno when fork fails (logged). */
 int master_spawn(struct master *m, unsigned slot, uint64_t now_ms);
 
+/* Supervise until stopped: the loop over m->ring and m->sfd, which must be
+ * open, with every slot forked. Returns once a stop (SIGTERM or SIGINT) has
+ * seen every worker exit; never respawns after a stop began. */
+void master_supervise(struct master *m);
+
 /* Run the master over <cfg> (loaded from <conf_path>, borrowed) until it is
  * told to stop: bind, fork every worker, print "ready: N workers", then
  * supervise. Returns the process exit status: 0 after SIGTERM or SIGINT
  * stopped every worker, 1 when startup failed (logged). Blocks SIGTERM,
  * SIGINT, SIGHUP, SIGUSR1 and SIGCHLD for good and ignores SIGPIPE. */
 int master_run(const char *conf_path, const struct gw_config *cfg);
+
+/* confload.c */
+
+/* conf_load(<path>) with its warnings and errors collected in *<diag_text>
+ * ("FILE:LINE: message\n" lines, possibly ""; free() it). It is NULL only
+ * when memory ran out before anything could be captured; the messages then
+ * went to stderr.
+ * Returns conf_load()'s result; a failure it did not explain gets a
+ * "FILE: reason" line of our own. */
+int master_conf_load(const char *path, struct gw_config **out, char **diag_text);
 
 /* reload.c */
 

@@ -7,14 +7,12 @@
  * true: whether the file on disk would load, with every error's line. */
 #include "master/master.h"
 
-#include <errno.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "lib/log.h"
 
-/* Log each line of conf_load()'s diagnostics with the reload prefix. */
+/* Log each line of conf_load()'s messages with the reload prefix. */
 static void reload_log_lines(char *text, enum log_level level)
 {
 	char *save = NULL;
@@ -26,27 +24,19 @@ static void reload_log_lines(char *text, enum log_level level)
 void master_reload_check(const char *path)
 {
 	struct gw_config *cfg = NULL;
-	char *diag_text = NULL;
-	size_t diag_len = 0;
-	FILE *diag;
+	char *diag = NULL;
 	int ret;
 
-	diag = open_memstream(&diag_text, &diag_len);
-	if (!diag) {
-		log_error("reload: open_memstream failed: %s", strerror(errno));
+	ret = master_conf_load(path, &cfg, &diag);
+	if (diag)
+		reload_log_lines(diag, ret ? LOG_ERROR : LOG_WARN);
+	free(diag);
+	if (ret) {
+		log_error("reload: %s: configuration invalid; keeping the running configuration",
+			  path);
 		return;
 	}
-	ret = conf_load(path, diag, &cfg);
-	if (fclose(diag) == 0 && diag_text)
-		reload_log_lines(diag_text, ret ? LOG_ERROR : LOG_WARN);
-	free(diag_text);
-	if (ret == 0) {
-		log_info("reload: %s: configuration ok; applying a new configuration needs a restart in this version",
-			 path);
-		conf_free(cfg);
-		return;
-	}
-	if (ret != -EINVAL)
-		log_error("reload: %s: %s", path, strerror(-ret));
-	log_error("reload: %s: configuration invalid; keeping the running configuration", path);
+	log_info("reload: %s: configuration ok; applying a new configuration needs a restart in this version",
+		 path);
+	conf_free(cfg);
 }

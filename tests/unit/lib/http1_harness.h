@@ -1,0 +1,257 @@
+/* Feeding and comparison helpers shared by the HTTP/1.1 parser tests.
+ *
+ * A run feeds a message in pieces: for a head, the buffer grows to each cut
+ * in turn; for a body, each piece is handed over alone. Every call gets a
+ * fresh heap copy of exactly the bytes it may see, so a parser that reads
+ * past len trips AddressSanitizer and one that kept a pointer from an
+ * earlier call reads freed memory. Runs start from differently poisoned
+ * structs, so a field the parser forgot to set shows up as a difference.
+ *
+ * *_all() helpers parse whole, byte by byte and cut in two at every point,
+ * and count a failure (check.h) whenever a run disagrees with the whole one.
+ */
+#ifndef GW_TESTS_UNIT_LIB_HTTP1_HARNESS_H
+#define GW_TESTS_UNIT_LIB_HTTP1_HARNESS_H
+
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lib/http1.h"
+#include "tests/unit/check.h"
+
+#define MAX_HEAD 8192
+
+/* A string literal and its length, NULs included. */
+#define MSG(s) (s), (sizeof(s) - 1)
+
+struct head_run {
+	enum http_result rc;
+	struct http_parser p;
+	struct http_request req;
+	struct http_response resp;
+};
+
+struct body_run {
+	enum http_result rc;
+	size_t consumed;	/* summed over the calls */
+	uint64_t total;
+	const char *error;
+};
+
+static inline char *dup_bytes(const char *src, size_t len)
+{
+	char *b = malloc(len ? len : 1);
+
+	if (!b) {
+		perror("malloc");
+		exit(T_EXIT_FAIL);
+	}
+	memcpy(b, src, len);
+	return b;
+}
+
+/* Grow the buffer to each of cuts[0..ncuts) (ascending) and parse. */
+static inline void head_run(bool response, const char *msg, const size_t *cuts, size_t ncuts,
+			    uint32_t max_head, uint8_t poison, struct head_run *r)
+{
+	char *buf;
+	size_t i;
+
+	memset(r, poison, sizeof(*r));
+	http_parser_init(&r->p, max_head);
+	r->rc = HTTP_AGAIN;
+	for (i = 0; i < ncuts && r->rc == HTTP_AGAIN; i++) {
+		buf = dup_bytes(msg, cuts[i]);
+		if (response)
+			r->rc = http_parse_response(&r->p, buf, cuts[i], &r->resp);
+		else
+			r->rc = http_parse_request(&r->p, buf, cuts[i], &r->req);
+		free(buf);
+	}
+}
+
+static inline bool span_same(struct http_span a, struct http_span b)
+{
+	return a.off == b.off && a.len == b.len;
+}
+
+static inline const char *common_diff(const struct http_head_common *a,
+				      const struct http_head_common *b)
+{
+	unsigned i;
+
+	if (a->version_minor != b->version_minor || a->keep_alive != b->keep_alive ||
+	    a->chunked != b->chunked || a->content_length != b->content_length)
+		return "version/keep_alive/chunked/content_length";
+	if (a->n_fields != b->n_fields || a->n_conn_tokens != b->n_conn_tokens ||
+	    a->head_len != b->head_len)
+		return "n_fields/n_conn_tokens/head_len";
+	for (i = 0; i < a->n_fields; i++)
+		if (!span_same(a->fields[i].name, b->fields[i].name) ||
+		    !span_same(a->fields[i].value, b->fields[i].value))
+			return "fields";
+	for (i = 0; i < a->n_conn_tokens; i++)
+		if (!span_same(a->conn_tokens[i], b->conn_tokens[i]))
+			return "conn_tokens";
+	return NULL;
+}
+
+/* NULL when both runs say the same, else what differs. */
+static inline const char *head_diff(bool response, const struct head_run *a,
+				    const struct head_run *b)
+{
+	const struct http_request *x = &a->req, *y = &b->req;
+
+	if (a->rc != b->rc)
+		return "result";
+	if (a->rc == HTTP_ERROR)
+		return a->p.status != b->p.status || strcmp(a->p.error, b->p.error) ?
+		       "status/error" : NULL;
+	if (a->rc != HTTP_DONE)
+		return NULL;
+	if (response) {
+		if (a->resp.status != b->resp.status ||
+		    !span_same(a->resp.reason, b->resp.reason))
+			return "status/reason";
+		return common_diff(&a->resp.h, &b->resp.h);
+	}
+	if (x->method != y->method || x->expect_continue != y->expect_continue)
+		return "method/expect_continue";
+	if (!span_same(x->method_name, y->method_name) || !span_same(x->target, y->target) ||
+	    !span_same(x->path, y->path) || !span_same(x->query, y->query) ||
+	    !span_same(x->host, y->host))
+		return "request spans";
+	return common_diff(&x->h, &y->h);
+}
+
+static inline void head_compare(int line, const char *how, bool response,
+				const struct head_run *whole, const struct head_run *other)
+{
+	const char *what = head_diff(response, whole, other);
+
+	if (what) {
+		fprintf(stderr, "line %d: %s parse differs from whole in %s\n", line, how, what);
+		check_failures++;
+	}
+}
+
+/* Parse msg[0..len) whole, byte by byte, and in two pieces cut at every
+ * point; the whole run is left in *whole. */
+static inline void head_all(int line, bool response, const char *msg, size_t len,
+			    uint32_t max_head, struct head_run *whole)
+{
+	size_t *cuts = malloc((len + 1) * sizeof(*cuts));
+	struct head_run *other = malloc(sizeof(*other));
+	size_t i;
+
+	if (!cuts || !other)
+		exit(T_EXIT_FAIL);
+	head_run(response, msg, &len, 1, max_head, 0x00, whole);
+	for (i = 0; i <= len; i++)
+		cuts[i] = i;
+	head_run(response, msg, cuts, len + 1, max_head, 0xff, other);
+	head_compare(line, "byte-at-a-time", response, whole, other);
+	for (i = 0; i <= len; i++) {
+		cuts[0] = i;
+		cuts[1] = len;
+		head_run(response, msg, cuts, 2, max_head, (uint8_t)(0x10 + i), other);
+		head_compare(line, "two-piece", response, whole, other);
+	}
+	free(other);
+	free(cuts);
+}
+
+/* Feed data[0..len) to a fresh framer, each piece data[cuts[i-1], cuts[i])
+ * alone. */
+static inline void body_run(enum http_body_mode mode, uint64_t cl, uint32_t max_trailer,
+			    const char *data, const size_t *cuts, size_t ncuts,
+			    struct body_run *r)
+{
+	struct http_body b;
+	size_t i, prev = 0, used;
+	char *piece;
+
+	http_body_init(&b, mode, cl, max_trailer);
+	r->rc = HTTP_AGAIN;
+	r->consumed = 0;
+	for (i = 0; i < ncuts && r->rc == HTTP_AGAIN; i++) {
+		piece = dup_bytes(data + prev, cuts[i] - prev);
+		r->rc = http_body_feed(&b, piece, cuts[i] - prev, &used);
+		free(piece);
+		if (used > cuts[i] - prev) {
+			fprintf(stderr, "body consumed %zu of %zu bytes\n", used, cuts[i] - prev);
+			check_failures++;
+		}
+		r->consumed += used;
+		prev = cuts[i];
+	}
+	r->total = b.total;
+	r->error = r->rc == HTTP_ERROR ? b.error : NULL;
+}
+
+static inline void body_compare(int line, const char *how, const struct body_run *a,
+				const struct body_run *b)
+{
+	if (a->rc != b->rc || a->consumed != b->consumed || a->total != b->total ||
+	    (a->error != b->error && (!a->error || !b->error || strcmp(a->error, b->error)))) {
+		fprintf(stderr, "line %d: %s body feed differs: rc %d/%d consumed %zu/%zu "
+			"total %llu/%llu\n", line, how, a->rc, b->rc, a->consumed, b->consumed,
+			(unsigned long long)a->total, (unsigned long long)b->total);
+		check_failures++;
+	}
+}
+
+/* The body counterpart of head_all(). */
+static inline void body_all(int line, enum http_body_mode mode, uint64_t cl,
+			    uint32_t max_trailer, const char *data, size_t len,
+			    struct body_run *whole)
+{
+	size_t *cuts = malloc((len + 1) * sizeof(*cuts));
+	struct body_run other;
+	size_t i;
+
+	if (!cuts)
+		exit(T_EXIT_FAIL);
+	body_run(mode, cl, max_trailer, data, &len, 1, whole);
+	for (i = 0; i <= len; i++)
+		cuts[i] = i;
+	body_run(mode, cl, max_trailer, data, cuts, len + 1, &other);
+	body_compare(line, "byte-at-a-time", whole, &other);
+	for (i = 0; i <= len; i++) {
+		cuts[0] = i;
+		cuts[1] = len;
+		body_run(mode, cl, max_trailer, data, cuts, 2, &other);
+		body_compare(line, "two-piece", whole, &other);
+	}
+	free(cuts);
+}
+
+/* True when span <s> of <msg> holds exactly <want>; prints otherwise. */
+static inline bool span_is(int line, const char *msg, struct http_span s, const char *want)
+{
+	size_t n = strlen(want), have = strlen(msg);
+
+	if (s.len == n && s.off <= have && have - s.off >= n && memcmp(msg + s.off, want, n) == 0)
+		return true;
+	if (s.off <= have && have - s.off >= s.len)
+		fprintf(stderr, "line %d: span {%u,%u} is \"%.*s\", want \"%s\"\n", line,
+			s.off, s.len, (int)s.len, msg + s.off, want);
+	else
+		fprintf(stderr, "line %d: span {%u,%u} is out of the message, want \"%s\"\n",
+			line, s.off, s.len, want);
+	return false;
+}
+
+#define CHECK_SPAN(msg, s, want) CHECK(span_is(__LINE__, (msg), (s), (want)))
+
+/* A small deterministic PRNG (xorshift64*), so failures reproduce. */
+static inline uint64_t rnd_next(uint64_t *state)
+{
+	*state ^= *state >> 12;
+	*state ^= *state << 25;
+	*state ^= *state >> 27;
+	return *state * UINT64_C(2685821657736338717);
+}
+
+#endif
