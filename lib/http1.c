@@ -395,6 +395,10 @@ static enum step field_ows(struct http_parser *p, const uint8_t *s, uint32_t lim
 	while (pos < lim && http__is(s[pos], HTTP__C_WS))
 		pos++;
 	p->pos = pos;
+	/* More OWS may follow: the value cannot start before a byte that is
+	 * not OWS has arrived. */
+	if (pos >= lim)
+		return STEP_AGAIN;
 	p->mark = pos;
 	p->mark2 = pos;
 	p->state = S_FIELD_VALUE;

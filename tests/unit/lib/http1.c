@@ -487,7 +487,7 @@ static void test_limits(void)
 
 	head_all(__LINE__, false, MSG(m), sizeof(m) - 1, &r);
 	CHECK_INT(r.rc, HTTP_DONE);
-	req_bad_at(__LINE__, MSG(m) - 1, 400 + 31, "request header too large");
+	req_bad_at(__LINE__, MSG(m), sizeof(m) - 2, 431, "request header too large");
 	/* The head may end exactly at the limit with more bytes behind it. */
 	head_all(__LINE__, false, MSG(more), sizeof(more) - 5, &r);
 	CHECK_INT(r.rc, HTTP_DONE);
@@ -641,9 +641,11 @@ static void test_differential(void)
 	static const char poke[] = "\r\n \t:,;%?/[]\"\\0aZ9\x7f\x80\xff";
 	struct head_run whole, other;
 	uint64_t seed = 0x9e3779b97f4a7c15;
+	size_t i, k, j, len, cuts[3], bytes[256];
 	char m[256];
-	size_t i, k, j, len, cuts[3];
 
+	for (j = 0; j < sizeof(bytes) / sizeof(bytes[0]); j++)
+		bytes[j] = j;
 	for (i = 0; i < sizeof(corpus) / sizeof(corpus[0]); i++) {
 		len = strlen(corpus[i]);
 		req_ok_at(__LINE__, corpus[i], len, &whole);
@@ -660,17 +662,8 @@ static void test_differential(void)
 			random_cuts(&seed, len, cuts);
 			head_run(false, m, cuts, 3, MAX_HEAD, 0x77, &other);
 			head_compare(__LINE__, "mutant three-piece", false, &whole, &other);
-			for (j = 0; j <= len; j++)
-				cuts[0] = j;	/* reuse: byte-at-a-time below */
-			{
-				size_t *bytes = malloc((len + 1) * sizeof(*bytes));
-
-				for (j = 0; j <= len; j++)
-					bytes[j] = j;
-				head_run(false, m, bytes, len + 1, MAX_HEAD, 0xee, &other);
-				head_compare(__LINE__, "mutant byte-at-a-time", false, &whole, &other);
-				free(bytes);
-			}
+			head_run(false, m, bytes, len + 1, MAX_HEAD, 0xee, &other);
+			head_compare(__LINE__, "mutant byte-at-a-time", false, &whole, &other);
 		}
 	}
 }
