@@ -169,6 +169,12 @@ void http_body_init(struct http_body *b, enum http_body_mode mode, uint64_t cont
 enum http_result http_body_feed(struct http_body *b, const char *buf, size_t len,
 				size_t *consumed);
 
+/* Bytes of chunk data the framer expects next without any framing in
+ * between: nonzero only while inside a chunk's data. A caller that decodes
+ * (for an HTTP/1.0 client) feeds that many bytes as payload, and framing
+ * bytes one at a time otherwise. */
+uint64_t http_body_chunk_left(const struct http_body *b);
+
 /* Case-insensitive comparison of a span with a NUL-terminated lowercase name. */
 bool http_span_ieq(const char *buf, struct http_span s, const char *lower);
 

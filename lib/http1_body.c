@@ -248,6 +248,11 @@ enum http_result http_body_feed(struct http_body *b, const char *buf, size_t len
 	return HTTP_ERROR;
 }
 
+uint64_t http_body_chunk_left(const struct http_body *b)
+{
+	return b->mode == HTTP_BODY_CHUNKED && b->state == B_DATA ? b->remaining : 0;
+}
+
 enum http_body_mode http_request_body_mode(const struct http_request *req)
 {
 	if (req->h.chunked)

@@ -120,6 +120,7 @@ void pipeline_reset(struct worker *w, struct exchange *ex)
 	ex->req_body_done = false;
 	ex->up_retried = false;
 	ex->resp_head_done = ex->resp_head_sent = ex->resp_done = ex->resp_started = false;
+	ex->dechunk = false;
 	ex->status = 0;
 	ex->error = NULL;
 	ex->keep_alive = false;

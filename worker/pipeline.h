@@ -58,6 +58,7 @@ struct exchange {
 	struct http_parser rparser;
 	struct http_response resp;
 	enum http_body_mode resp_mode;
+	bool dechunk;			/* chunked upstream body to an HTTP/1.0 client */
 	struct http_body resp_body;
 	bool resp_head_done;		/* final (non-1xx) head parsed */
 	bool resp_head_sent;		/* the client got a status line */

@@ -20,7 +20,7 @@ enum stage_result stage_respond(struct worker *w, struct exchange *ex)
 
 		/* An early response leaves the request body unread, and then
 		 * the connection cannot find where the next request begins. */
-		if (!ex->req_body_done || ex->resp_mode == HTTP_BODY_UNTIL_CLOSE)
+		if (!ex->req_body_done || ex->resp_mode == HTTP_BODY_UNTIL_CLOSE || ex->dechunk)
 			ex->keep_alive = false;
 		if (transform_response_head(w, ex, buf_head(&up->in), &c->outq) != 0) {
 			ex->status = 502;

@@ -141,9 +141,10 @@ int transform_response_head(struct worker *w, const struct exchange *ex, const c
 	}
 	if (interim)
 		return err ?: buf_append(out, "\r\n", 2, limit);
-	err = err ?: put_framing(out, limit, ex->resp_mode,
-				 ex->resp_mode == HTTP_BODY_LENGTH || ex->resp_mode == HTTP_BODY_NONE
-				 ? h->content_length : -1);
+	if (!ex->dechunk)
+		err = err ?: put_framing(out, limit, ex->resp_mode,
+					 ex->resp_mode == HTTP_BODY_LENGTH ||
+					 ex->resp_mode == HTTP_BODY_NONE ? h->content_length : -1);
 	if (!ex->keep_alive)
 		err = err ?: buf_append(out, "Connection: close\r\n", 19, limit);
 	else if (ex->client_minor == 0)

@@ -279,6 +279,25 @@ static bool body_is_empty(const struct exchange *ex)
 	       (ex->resp_mode == HTTP_BODY_LENGTH && ex->resp.h.content_length == 0);
 }
 
+/* Frame the next bytes of the response body: *n of <len> bytes belong to
+ * it, of which the first *payload go to the client (all of them, unless
+ * decoding chunks for an HTTP/1.0 client, where framing bytes are dropped). */
+static enum http_result feed_response(struct exchange *ex, const char *p, size_t len,
+				      size_t *n, size_t *payload)
+{
+	enum http_result r;
+
+	if (!ex->dechunk) {
+		r = http_body_feed(&ex->resp_body, p, len, n);
+		*payload = *n;
+		return r;
+	}
+	uint64_t data = http_body_chunk_left(&ex->resp_body);
+	r = http_body_feed(&ex->resp_body, p, data ? (len < data ? len : data) : 1, n);
+	*payload = data ? *n : 0;
+	return r;
+}
+
 int upstream_pump_response(struct worker *w, struct exchange *ex)
 {
 	struct conn *up = ex->up;
@@ -291,17 +310,17 @@ int upstream_pump_response(struct worker *w, struct exchange *ex)
 			conn_pause_recv(w, up);
 			break;
 		}
-		size_t len = buf_avail(&up->in), n = 0;
+		size_t len = buf_avail(&up->in), n = 0, payload = 0;
 		if (len > CONN_OUT_HIGH)
 			len = CONN_OUT_HIGH;
-		enum http_result r = http_body_feed(&ex->resp_body, buf_head(&up->in), len, &n);
+		enum http_result r = feed_response(ex, buf_head(&up->in), len, &n, &payload);
 		if (r == HTTP_ERROR) {
 			ex->status = 502;
 			ex->error = "invalid response body from upstream";
 			return -EINVAL;
 		}
-		conn_queue(c, buf_head(&up->in), n);
-		ex->bytes_out += n;
+		conn_queue(c, buf_head(&up->in), payload);
+		ex->bytes_out += payload;
 		buf_consume(&up->in, n);
 		ex->resp_done = r == HTTP_DONE;
 	}
@@ -350,6 +369,8 @@ static int parse_head(struct worker *w, struct exchange *ex)
 		if (ex->resp.status >= 200) {
 			ex->resp_head_done = true;
 			ex->resp_mode = http_response_body_mode(&ex->resp, ex->method);
+			/* HTTP/1.0 has no chunked coding: decode, delimit by close. */
+			ex->dechunk = ex->resp_mode == HTTP_BODY_CHUNKED && ex->client_minor == 0;
 			return 0;
 		}
 		if (ex->resp.status == 101) {
