@@ -81,7 +81,7 @@ static int size_byte(struct http_body *b, uint8_t c)
 	else if (http__is(c, HTTP__C_WS))
 		b->state = B_SIZE_BWS;	/* BWS before ";" (RFC 9112 §7.1.1) */
 	else
-		return body_fail(b, "invalid chunk size");
+		return body_fail(b, c == '\n' ? "bare LF" : "invalid chunk size");
 	return BYTE_MORE;
 }
 
@@ -112,7 +112,7 @@ static int size_line_byte(struct http_body *b, uint8_t c)
 		b->state = B_SIZE_LF;
 		return BYTE_MORE;
 	}
-	return body_fail(b, "invalid chunk extension");
+	return body_fail(b, c == '\n' ? "bare LF" : "invalid chunk extension");
 }
 
 /* The CRLF that must follow chunk data: anything else means the sender
@@ -130,6 +130,15 @@ static int data_end_byte(struct http_body *b, uint8_t c)
 	return body_fail(b, "bad chunk terminator");
 }
 
+static int trailer_start_fail(struct http_body *b, uint8_t c)
+{
+	if (http__is(c, HTTP__C_WS))
+		return body_fail(b, "obs-fold");
+	if (c == ':')
+		return body_fail(b, "empty field name");
+	return body_fail(b, c == '\n' ? "bare LF" : "invalid field name");
+}
+
 /* trailer-section = *( field-line CRLF ), then CRLF; field lines follow the
  * same rules as in the head. Only field-line bytes count against
  * max_trailer, so the final CRLF always fits. */
@@ -145,8 +154,7 @@ static int trailer_byte(struct http_body *b, uint8_t c)
 		else if (http__is(c, HTTP__C_TCHAR))
 			b->state = B_TR_NAME;
 		else
-			return body_fail(b, http__is(c, HTTP__C_WS) ? "obs-fold" :
-					 c == '\n' ? "bare LF" : "invalid field name");
+			return trailer_start_fail(b, c);
 		return BYTE_MORE;
 	case B_TR_NAME:
 		if (c == ':')

@@ -623,49 +623,9 @@ static const char *const corpus[] = {
 	"M-SEARCH /x HTTP/1.1\r\nHost: a\r\nConnection: a,b,,c\r\nContent-Length: 0\r\n\r\n",
 };
 
-/* Cut <len> at two random points. */
-static void random_cuts(uint64_t *seed, size_t len, size_t cuts[3])
-{
-	size_t a = rnd_next(seed) % (len + 1), b = rnd_next(seed) % (len + 1);
-
-	cuts[0] = a < b ? a : b;
-	cuts[1] = a < b ? b : a;
-	cuts[2] = len;
-}
-
-/* Whole against three random pieces for the corpus, then the same for
- * mutants of it with a few bytes replaced by ones that matter to the
- * grammar: any split must give what the whole gives, valid or not. */
 static void test_differential(void)
 {
-	static const char poke[] = "\r\n \t:,;%?/[]\"\\0aZ9\x7f\x80\xff";
-	struct head_run whole, other;
-	uint64_t seed = 0x9e3779b97f4a7c15;
-	size_t i, k, j, len, cuts[3], bytes[256];
-	char m[256];
-
-	for (j = 0; j < sizeof(bytes) / sizeof(bytes[0]); j++)
-		bytes[j] = j;
-	for (i = 0; i < sizeof(corpus) / sizeof(corpus[0]); i++) {
-		len = strlen(corpus[i]);
-		req_ok_at(__LINE__, corpus[i], len, &whole);
-		for (k = 0; k < 200; k++) {
-			random_cuts(&seed, len, cuts);
-			head_run(false, corpus[i], cuts, 3, MAX_HEAD, 0x77, &other);
-			head_compare(__LINE__, "three-piece", false, &whole, &other);
-		}
-		for (k = 0; k < 400; k++) {
-			memcpy(m, corpus[i], len);
-			for (j = 0; j <= k % 3; j++)
-				m[rnd_next(&seed) % len] = poke[rnd_next(&seed) % (sizeof(poke) - 1)];
-			head_run(false, m, &len, 1, MAX_HEAD, 0x00, &whole);
-			random_cuts(&seed, len, cuts);
-			head_run(false, m, cuts, 3, MAX_HEAD, 0x77, &other);
-			head_compare(__LINE__, "mutant three-piece", false, &whole, &other);
-			head_run(false, m, bytes, len + 1, MAX_HEAD, 0xee, &other);
-			head_compare(__LINE__, "mutant byte-at-a-time", false, &whole, &other);
-		}
-	}
+	head_differential(__LINE__, false, corpus, sizeof(corpus) / sizeof(corpus[0]));
 }
 
 static void test_helpers(void)

@@ -254,4 +254,56 @@ static inline uint64_t rnd_next(uint64_t *state)
 	return *state * UINT64_C(2685821657736338717);
 }
 
+/* Cut <len> at two random points. */
+static inline void random_cuts(uint64_t *seed, size_t len, size_t cuts[3])
+{
+	size_t a = rnd_next(seed) % (len + 1), b = rnd_next(seed) % (len + 1);
+
+	cuts[0] = a < b ? a : b;
+	cuts[1] = a < b ? b : a;
+	cuts[2] = len;
+}
+
+/* For each valid message of <corpus> (each under 256 bytes): whole against
+ * three random pieces, then mutants with a few bytes replaced by ones that
+ * matter to the grammar, whole against three random pieces and against
+ * byte-at-a-time. Valid or not, any split must give what the whole gives. */
+static inline void head_differential(int line, bool response, const char *const *corpus,
+				     size_t n)
+{
+	static const char poke[] = "\r\n \t:,;%?/[]\"\\0aZ9\x7f\x80\xff";
+	struct head_run whole, other;
+	uint64_t seed = 0x9e3779b97f4a7c15;
+	size_t i, k, j, len, cuts[3], bytes[256];
+	char m[256];
+
+	for (j = 0; j < 256; j++)
+		bytes[j] = j;
+	for (i = 0; i < n; i++) {
+		len = strlen(corpus[i]);
+		head_run(response, corpus[i], &len, 1, MAX_HEAD, 0x00, &whole);
+		if (whole.rc != HTTP_DONE || len >= 256) {
+			fprintf(stderr, "line %d: corpus[%zu] does not parse\n", line, i);
+			check_failures++;
+			continue;
+		}
+		for (k = 0; k < 200; k++) {
+			random_cuts(&seed, len, cuts);
+			head_run(response, corpus[i], cuts, 3, MAX_HEAD, 0x77, &other);
+			head_compare(line, "three-piece", response, &whole, &other);
+		}
+		for (k = 0; k < 400; k++) {
+			memcpy(m, corpus[i], len);
+			for (j = 0; j <= k % 3; j++)
+				m[rnd_next(&seed) % len] = poke[rnd_next(&seed) % (sizeof(poke) - 1)];
+			head_run(response, m, &len, 1, MAX_HEAD, 0x00, &whole);
+			random_cuts(&seed, len, cuts);
+			head_run(response, m, cuts, 3, MAX_HEAD, 0x77, &other);
+			head_compare(line, "mutant three-piece", response, &whole, &other);
+			head_run(response, m, bytes, len + 1, MAX_HEAD, 0xee, &other);
+			head_compare(line, "mutant byte-at-a-time", response, &whole, &other);
+		}
+	}
+}
+
 #endif

@@ -1,0 +1,627 @@
+"""gwtest: the end-to-end harness for gatewayd (STYLE.md section 17).
+
+Every test file starts real processes (gw-echo backends and gatewayd), with
+ports chosen by the kernel (port 0), drives them with real clients
+(http.client and raw sockets), and stops only the processes it started.
+
+Rules kept here so the test files need not repeat them:
+  * every wait is bounded by a deadline, every socket has a timeout;
+  * readiness comes from the processes' own output ("listening ADDR:PORT"
+    from gw-echo, "master: ready" from gatewayd), never from a sleep;
+  * cleanup sends SIGTERM, then SIGKILL after a grace period, to the pids
+    this module spawned (and gatewayd's workers, found as its children),
+    from tearDown and again from atexit;
+  * a missing binary makes the file exit 77, which meson reports as skipped.
+
+Binaries come from $GATEWAYD and $GW_ECHO (set by tests/e2e/meson.build),
+falling back to ../../build/ relative to this file.
+
+Stdlib only. Standalone use:  /usr/bin/python3 tests/e2e/test_x.py [-v]
+"""
+
+import atexit
+import hashlib
+import http.client
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import string
+import subprocess
+import sys
+import tempfile
+import textwrap
+import threading
+import time
+import unittest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SOURCE_ROOT = os.environ.get("GW_SOURCE_ROOT") or os.path.normpath(os.path.join(HERE, "..", ".."))
+GATEWAYD = os.environ.get("GATEWAYD") or os.path.normpath(
+    os.path.join(HERE, "..", "..", "build", "master", "gatewayd"))
+GW_ECHO = os.environ.get("GW_ECHO") or os.path.normpath(
+    os.path.join(HERE, "..", "..", "build", "bench", "gw-echo"))
+
+TIMEOUT = 5.0		# seconds: default bound for any single wait
+START_TIMEOUT = 10.0	# seconds: a process must be ready within this
+STOP_GRACE = 5.0	# seconds between SIGTERM and SIGKILL
+VERBOSE = bool(os.environ.get("GW_E2E_VERBOSE"))
+
+SKIP = 77
+
+
+# ---------------------------------------------------------------- processes
+
+_started = []		# every Proc this module spawned and has not reaped
+_started_lock = threading.Lock()
+
+
+class LineLog:
+    """Lines of one pipe, collected by a reader thread; waits are bounded."""
+
+    def __init__(self, pipe, name):
+        self.name = name
+        self.lines = []
+        self.eof = False
+        self._cond = threading.Condition()
+        self._thread = threading.Thread(target=self._run, args=(pipe,), daemon=True)
+        self._thread.start()
+
+    def _run(self, pipe):
+        try:
+            for raw in iter(pipe.readline, b""):
+                line = raw.decode("utf-8", "replace").rstrip("\r\n")
+                with self._cond:
+                    self.lines.append(line)
+                    self._cond.notify_all()
+        finally:
+            with self._cond:
+                self.eof = True
+                self._cond.notify_all()
+
+    def snapshot(self):
+        with self._cond:
+            return list(self.lines)
+
+    def wait_for(self, pred, timeout=TIMEOUT, start=0):
+        """The first line at index >= start that satisfies pred, as
+        (index, line). Raises AssertionError on timeout or EOF."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            i = start
+            while True:
+                while i < len(self.lines):
+                    if pred(self.lines[i]):
+                        return i, self.lines[i]
+                    i += 1
+                left = deadline - time.monotonic()
+                if left <= 0 or self.eof:
+                    tail = "\n".join(self.lines[-20:])
+                    why = "exited" if self.eof else "timed out after %.1fs" % timeout
+                    raise AssertionError("%s: %s waiting for a line; last lines:\n%s"
+                                         % (self.name, why, tail))
+                self._cond.wait(left)
+
+    def join(self, timeout=TIMEOUT):
+        self._thread.join(timeout)
+
+
+def _proc_stat(pid):
+    """(comm, state, ppid) of pid, or None when it is gone."""
+    try:
+        with open("/proc/%d/stat" % pid, "rb") as f:
+            data = f.read().decode("utf-8", "replace")
+    except OSError:
+        return None
+    lp, rp = data.find("("), data.rfind(")")
+    fields = data[rp + 2:].split()
+    return data[lp + 1:rp], fields[0], int(fields[1])
+
+
+def children_of(pid):
+    """Pids whose parent is pid (scans /proc; works without
+    CONFIG_PROC_CHILDREN)."""
+    out = []
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        st = _proc_stat(int(name))
+        if st and st[2] == pid and st[1] != "Z":
+            out.append(int(name))
+    return sorted(out)
+
+
+def pid_alive(pid):
+    st = _proc_stat(pid)
+    return st is not None and st[1] != "Z"
+
+
+class Proc:
+    """A process we spawned. stop() is idempotent and bounded."""
+
+    def __init__(self, argv, name, stdout=subprocess.DEVNULL):
+        self.name = name
+        self.argv = argv
+        self.popen = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=stdout,
+                                      stderr=subprocess.PIPE, close_fds=True)
+        self.pid = self.popen.pid
+        self.children = []	# pids seen as our children; stopped with us
+        with _started_lock:
+            _started.append(self)
+        self.stderr = LineLog(self.popen.stderr, name + " stderr")
+
+    def alive(self):
+        return self.popen.poll() is None
+
+    def signal(self, sig):
+        if self.popen.poll() is None:
+            self.popen.send_signal(sig)
+
+    def remember_children(self):
+        if self.alive():
+            for pid in children_of(self.pid):
+                if pid not in self.children:
+                    self.children.append(pid)
+
+    def wait(self, timeout=TIMEOUT):
+        """Exit status, or None if still running after timeout."""
+        try:
+            return self.popen.wait(timeout)
+        except subprocess.TimeoutExpired:
+            return None
+
+    def stop(self, sig=signal.SIGTERM, grace=STOP_GRACE):
+        """Signal, wait up to grace, then SIGKILL. Returns the exit status
+        (negative: killed by that signal)."""
+        self.remember_children()
+        self.signal(sig)
+        rc = self.wait(grace)
+        if rc is None:
+            self.signal(signal.SIGKILL)
+            rc = self.wait(grace)
+        # Workers die with their master (PR_SET_PDEATHSIG), but make sure:
+        # only pids we saw as our children that still run our binary.
+        for pid in self.children:
+            st = _proc_stat(pid)
+            if st and st[1] != "Z" and self._ours(pid):
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except OSError:
+                    pass
+        self.stderr.join(1.0)
+        with _started_lock:
+            if self in _started:
+                _started.remove(self)
+        return rc
+
+    def _ours(self, pid):
+        try:
+            return os.path.realpath("/proc/%d/exe" % pid) == os.path.realpath(self.argv[0])
+        except OSError:
+            return False
+
+
+def _cleanup_all():
+    with _started_lock:
+        procs = list(_started)
+    for p in procs:
+        try:
+            p.stop(grace=2.0)
+        except Exception:	# atexit: never raise
+            pass
+
+
+atexit.register(_cleanup_all)
+
+
+# ---------------------------------------------------------------- gw-echo
+
+class Echo:
+    """gw-echo on n ports of 127.0.0.1 chosen by the kernel."""
+
+    def __init__(self, n=1, threads=1):
+        argv = [GW_ECHO, "-q", "-t", str(threads)]
+        for _ in range(n):
+            argv += ["-l", "127.0.0.1:0"]
+        self.proc = Proc(argv, "gw-echo", stdout=subprocess.PIPE)
+        self.stdout = LineLog(self.proc.popen.stdout, "gw-echo stdout")
+        self.ports = []
+        for i in range(n):
+            _, line = self.stdout.wait_for(lambda l: l.startswith("listening "),
+                                           START_TIMEOUT, start=i)
+            self.ports.append(int(line.rsplit(":", 1)[1]))
+
+    @property
+    def port(self):
+        return self.ports[0]
+
+    def stop(self):
+        return self.proc.stop()
+
+
+# ---------------------------------------------------------------- gatewayd
+
+def ini(template, **subs):
+    """Dedent a string.Template INI and substitute $names (a "$1" in a
+    rewrite is not a valid name and is left alone)."""
+    return string.Template(textwrap.dedent(template)).safe_substitute(**subs)
+
+
+def gateway_section(workers=1, **extra):
+    """The [gateway] section every test starts from: an ephemeral port,
+    access log on stderr, no CPU pinning. extra adds key = value lines."""
+    lines = ["[gateway]", "listen = 127.0.0.1:0", "workers = %d" % workers,
+             "pin_workers = no", "access_log = stderr", "log_level = info"]
+    lines += ["%s = %s" % kv for kv in extra.items()]
+    return "\n".join(lines) + "\n\n"
+
+
+class Gateway:
+    """gatewayd on a config written to a private temp dir. Waits for
+    "master: ready", learns the port from "master: listening on ...", and
+    keeps every stderr line (diagnostics and JSON access-log lines)."""
+
+    def __init__(self, conf_text, start=True):
+        self.dir = tempfile.mkdtemp(prefix="gw-e2e-")
+        self.conf = os.path.join(self.dir, "gatewayd.ini")
+        with open(self.conf, "w") as f:
+            f.write(conf_text)
+        self.proc = None
+        self.ports = []
+        if start:
+            self.start()
+
+    def start(self):
+        self.proc = Proc([GATEWAYD, "-c", self.conf], "gatewayd")
+        self.proc.stderr.wait_for(lambda l: "master: ready" in l, START_TIMEOUT)
+        self.ports = [int(m.group(1)) for m in
+                      (re.search(r"master: listening on \S+:(\d+)$", l)
+                       for l in self.proc.stderr.snapshot()) if m]
+        if not self.ports:
+            raise AssertionError("gatewayd is ready but printed no listen port")
+        self.proc.remember_children()
+        return self
+
+    @property
+    def port(self):
+        return self.ports[0]
+
+    @property
+    def pid(self):
+        return self.proc.pid
+
+    @property
+    def log(self):
+        return self.proc.stderr
+
+    def lines(self):
+        return self.proc.stderr.snapshot()
+
+    def diagnostics(self):
+        return [l for l in self.lines() if not l.startswith("{")]
+
+    def access_log(self):
+        out = []
+        for l in self.lines():
+            if l.startswith("{"):
+                try:
+                    out.append(json.loads(l))
+                except ValueError:
+                    out.append({"_unparsed": l})
+        return out
+
+    def wait_access(self, request_id, timeout=TIMEOUT):
+        """The access-log entry of request_id (bounded wait)."""
+        def match(l):
+            return l.startswith("{") and ('"request_id":"%s"' % request_id) in l
+        _, line = self.log.wait_for(match, timeout)
+        return json.loads(line)
+
+    def wait_line(self, needle, timeout=TIMEOUT, start=0):
+        return self.log.wait_for(lambda l: needle in l, timeout, start)
+
+    def workers(self):
+        pids = children_of(self.pid)
+        for p in pids:
+            if p not in self.proc.children:
+                self.proc.children.append(p)
+        return pids
+
+    def stop(self, sig=signal.SIGTERM, grace=STOP_GRACE):
+        rc = None
+        if self.proc:
+            rc = self.proc.stop(sig, grace)
+            if VERBOSE or (rc not in (0, None) and rc != -signal.SIGKILL):
+                sys.stderr.write("--- gatewayd (rc %s) diagnostics:\n%s\n"
+                                 % (rc, "\n".join(self.diagnostics()[-40:])))
+        shutil.rmtree(self.dir, ignore_errors=True)
+        return rc
+
+
+def run_gatewayd(args, timeout=TIMEOUT):
+    """Run gatewayd to completion (for -t); returns (status, stdout, stderr)."""
+    r = subprocess.run([GATEWAYD] + args, stdin=subprocess.DEVNULL, capture_output=True,
+                       timeout=timeout)
+    return r.returncode, r.stdout.decode("utf-8", "replace"), r.stderr.decode("utf-8", "replace")
+
+
+# ---------------------------------------------------------------- clients
+
+class Response:
+    def __init__(self, status, reason, headers, body, version=11, trailers=None, raw=b""):
+        self.status = status
+        self.reason = reason
+        self.headers = headers	# list of (name, value) as received
+        self.body = body
+        self.version = version
+        self.trailers = trailers or []
+        self.raw = raw
+
+    def header(self, name, default=None):
+        name = name.lower()
+        for k, v in self.headers:
+            if k.lower() == name:
+                return v
+        return default
+
+    def header_all(self, name):
+        return [v for k, v in self.headers if k.lower() == name.lower()]
+
+    def json(self):
+        return json.loads(self.body.decode("utf-8"))
+
+    def __repr__(self):
+        return "<Response %s %r %d bytes>" % (self.status, self.headers, len(self.body))
+
+
+def request(port, method="GET", path="/", body=None, headers=None, timeout=TIMEOUT,
+            conn=None):
+    """One request with http.client on a fresh connection (or conn)."""
+    own = conn is None
+    if own:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    try:
+        conn.request(method, path, body=body, headers=headers or {})
+        r = conn.getresponse()
+        data = r.read()
+        return Response(r.status, r.reason, r.getheaders(), data, r.version)
+    finally:
+        if own:
+            conn.close()
+
+
+def echo_json(resp):
+    """The JSON body gw-echo answers with, with header names lowercased."""
+    doc = resp.json()
+    doc["headers"] = {k.lower(): v for k, v in doc["headers"].items()}
+    return doc
+
+
+class RawConn:
+    """A raw TCP client for malformed input, pipelining and framing checks.
+    Every read is bounded by the socket timeout."""
+
+    def __init__(self, port, timeout=TIMEOUT, host="127.0.0.1"):
+        self.sock = socket.create_connection((host, port), timeout=timeout)
+        self.sock.settimeout(timeout)
+        self.buf = b""
+        self.eof = False
+
+    def send(self, data):
+        if isinstance(data, str):
+            data = data.encode("latin-1")
+        self.sock.sendall(data)
+
+    def _fill(self):
+        """Read more into buf; False on EOF or reset. Raises socket.timeout."""
+        if self.eof:
+            return False
+        try:
+            d = self.sock.recv(65536)
+        except (ConnectionResetError, BrokenPipeError):
+            d = b""
+        if not d:
+            self.eof = True
+            return False
+        self.buf += d
+        return True
+
+    def _need(self, n):
+        while len(self.buf) < n:
+            if not self._fill():
+                raise EOFError("connection closed with %d of %d bytes" % (len(self.buf), n))
+
+    def _line(self):
+        while b"\r\n" not in self.buf:
+            if not self._fill():
+                raise EOFError("connection closed mid-line: %r" % self.buf[:200])
+        line, self.buf = self.buf.split(b"\r\n", 1)
+        return line
+
+    def _take(self, n):
+        self._need(n)
+        out, self.buf = self.buf[:n], self.buf[n:]
+        return out
+
+    def read_head(self):
+        """(version, status, reason, headers) of the next response head."""
+        while b"\r\n\r\n" not in self.buf:
+            if not self._fill():
+                raise EOFError("connection closed before a response head: %r"
+                               % self.buf[:200])
+        head, self.buf = self.buf.split(b"\r\n\r\n", 1)
+        lines = head.decode("latin-1").split("\r\n")
+        m = re.match(r"HTTP/1\.(\d) (\d{3})(?: (.*))?$", lines[0])
+        if not m:
+            raise AssertionError("bad status line %r" % lines[0])
+        headers = []
+        for l in lines[1:]:
+            k, _, v = l.partition(":")
+            headers.append((k, v.strip()))
+        return 10 + int(m.group(1)), int(m.group(2)), m.group(3) or "", headers
+
+    def read_response(self, method="GET", allow_interim=False):
+        """The next complete response. Interim 1xx heads are skipped unless
+        allow_interim. The body is de-chunked; trailers kept."""
+        while True:
+            version, status, reason, headers = self.read_head()
+            if status >= 200 or status == 101 or allow_interim:
+                break
+        r = Response(status, reason, headers, b"", version)
+        te = (r.header("Transfer-Encoding") or "").lower()
+        cl = r.header("Content-Length")
+        if method == "HEAD" or status < 200 or status in (204, 304):
+            return r
+        if "chunked" in te:
+            r.body, r.trailers = self._read_chunked()
+        elif cl is not None:
+            r.body = self._take(int(cl))
+        else:
+            r.body = self.read_all()
+        return r
+
+    def _read_chunked(self):
+        body = []
+        while True:
+            size = int(self._line().split(b";")[0], 16)
+            if size == 0:
+                break
+            body.append(self._take(size))
+            if self._take(2) != b"\r\n":
+                raise AssertionError("chunk not followed by CRLF")
+        trailers = []
+        while True:
+            l = self._line()
+            if not l:
+                break
+            k, _, v = l.decode("latin-1").partition(":")
+            trailers.append((k, v.strip()))
+        return b"".join(body), trailers
+
+    def read_all(self):
+        """Everything until EOF (raises socket.timeout if none comes)."""
+        while self._fill():
+            pass
+        out, self.buf = self.buf, b""
+        return out
+
+    def closed_by_peer(self, timeout=TIMEOUT):
+        """True when the peer closes (EOF or reset) within timeout with no
+        more data than what is buffered; False on timeout."""
+        self.sock.settimeout(timeout)
+        try:
+            while self._fill():
+                pass
+            return True
+        except socket.timeout:
+            return False
+
+    def close(self):
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def raw_exchange(port, data, timeout=TIMEOUT):
+    """Send data, read until the peer closes; returns (bytes, closed). closed
+    is False when the timeout expired first."""
+    with RawConn(port, timeout) as c:
+        c.send(data)
+        closed = c.closed_by_peer(timeout)
+        return c.buf, closed
+
+
+def status_of(data):
+    """Status code of the first status line in data, or None."""
+    m = re.match(rb"HTTP/1\.\d (\d{3})", data)
+    return int(m.group(1)) if m else None
+
+
+def pattern(n, start=0):
+    """gw-echo's ?size= body: byte i is 'a' + i % 26."""
+    period = bytes(range(ord("a"), ord("a") + 26))
+    reps = (start % 26 + n) // 26 + 1
+    return (period * reps)[start % 26:start % 26 + n]
+
+
+def sha256(data):
+    return hashlib.sha256(data).hexdigest()
+
+
+def free_port():
+    """A port nobody listens on: bind, read the port, close."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+# ---------------------------------------------------------------- /proc/net/tcp
+
+TCP_STATES = {"01": "ESTABLISHED", "02": "SYN_SENT", "06": "TIME_WAIT", "0A": "LISTEN"}
+
+
+def tcp_sockets():
+    """(local_port, remote_port, state) of every IPv4 127.0.0.1 socket."""
+    out = []
+    try:
+        with open("/proc/net/tcp") as f:
+            next(f)
+            for line in f:
+                parts = line.split()
+                lhost, lport = parts[1].split(":")
+                rhost, rport = parts[2].split(":")
+                out.append((int(lport, 16), int(rport, 16), parts[3]))
+    except OSError:
+        pass
+    return out
+
+
+def peers_of(port, states=None):
+    """Ports of the other ends of connections to port (any state but LISTEN
+    unless states is given), seen from either end: the number of distinct
+    connections made to port that the kernel still remembers (TIME_WAIT
+    lasts 60 s)."""
+    peers = set()
+    for lp, rp, st in tcp_sockets():
+        if st == "0A" or (states and st not in states):
+            continue
+        if lp == port:
+            peers.add(rp)
+        elif rp == port:
+            peers.add(lp)
+    return peers
+
+
+def wait_until(pred, timeout=TIMEOUT, interval=0.01, what="condition"):
+    """Poll pred (a readiness check, not a delay) until true; bounded."""
+    deadline = time.monotonic() + timeout
+    while True:
+        v = pred()
+        if v:
+            return v
+        if time.monotonic() >= deadline:
+            raise AssertionError("timed out after %.1fs waiting for %s" % (timeout, what))
+        time.sleep(interval)
+
+
+# ---------------------------------------------------------------- entry point
+
+def main():
+    """unittest.main(), or exit 77 when a binary is missing."""
+    for name, path in (("gatewayd", GATEWAYD), ("gw-echo", GW_ECHO)):
+        if not (os.path.isfile(path) and os.access(path, os.X_OK)):
+            sys.stderr.write("skip: %s not found at %s (set $%s)\n"
+                             % (name, path, "GATEWAYD" if name == "gatewayd" else "GW_ECHO"))
+            sys.exit(SKIP)
+    unittest.main()
