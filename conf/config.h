@@ -123,7 +123,9 @@ struct gw_config {
 /* Load and validate <path>. On success returns 0 and *out. On failure
  * returns -EINVAL after writing one line "FILE:LINE: message" per error to
  * <diag>; warnings ("FILE:LINE: warning: ...", e.g. a shadowed route) go to
- * <diag> too and do not fail the load. Other -errno for I/O failures. */
+ * <diag> too and do not fail the load. Other -errno for I/O failures.
+ * Master only, one load at a time: it may adjust inih's process-wide line
+ * limits for the duration of the call. */
 int conf_load(const char *path, FILE *diag, struct gw_config **out);
 
 /* conf_load_stream() flags. */
@@ -147,7 +149,8 @@ int conf_parse_duration_ms(const char *text, uint64_t *out);
 int conf_parse_size(const char *text, uint64_t *out);
 
 /* Parse "127.0.0.1:80", "[::1]:80", "*:80" (listen only) or "host:port"
- * (resolved with getaddrinfo) into <out>; 0 or -EINVAL / -ENOENT. */
+ * (resolved with getaddrinfo) into <out>; 0 or -EINVAL / -ENOENT.
+ * With <resolve_names> false a host name gives -ENOENT at once. */
 int conf_parse_addr(const char *text, bool resolve_names, struct gw_addr *out);
 
 #endif

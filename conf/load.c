@@ -32,6 +32,9 @@ static const struct conf_section *const load_sections[] = {
 	&conf__route_section,
 };
 
+#define LOAD_STR_(x) #x
+#define LOAD_STR(x) LOAD_STR_(x)
+
 static const char load_blank[] = "\n";
 
 static void load_report(struct conf_parser *p, int line, const char *what,
@@ -129,17 +132,23 @@ static void load_begin_section(struct conf_parser *p, char *inner)
 	sect->begin(p, name);
 }
 
+/* Leave the current section; keys are skipped until a good header. */
+static void load_end_section(struct conf_parser *p)
+{
+	free(p->sect_name);
+	p->sect_name = NULL;
+	p->sect = NULL;
+	p->skip = true;
+	memset(p->seen, 0, sizeof(p->seen));
+}
+
 /* A header line "[...]", already stripped of surrounding whitespace. */
 static void load_header(struct conf_parser *p, char *s)
 {
 	char *end = strchr(s, ']');
 	char *rest;
 
-	free(p->sect_name);
-	p->sect_name = NULL;
-	p->sect = NULL;
-	p->skip = true;		/* until the header proves good */
-	memset(p->seen, 0, sizeof(p->seen));
+	load_end_section(p);
 	if (!end) {
 		conf__error(p, p->line, "missing ']' in section header");
 		return;
@@ -162,12 +171,11 @@ static void load_line(struct conf_parser *p, size_t n)
 {
 	char *s = p->raw, *end;
 
+	bool nul = memchr(s, '\0', n) != NULL;
+	const char *bad = NULL;
+
 	p->text = load_blank;
 	p->text_len = 1;
-	if (memchr(s, '\0', n)) {
-		conf__error(p, p->line, "NUL byte in line");
-		return;
-	}
 	/* inih strips a UTF-8 byte order mark from line 1; so do we, since
 	 * inih never sees the raw line. */
 	if (p->line == 1 && strncmp(s, "\xEF\xBB\xBF", 3) == 0)
@@ -178,12 +186,19 @@ static void load_line(struct conf_parser *p, size_t n)
 	while (end > s && isspace((unsigned char)end[-1]))
 		end--;
 	*end = '\0';
-	if ((size_t)(end - s) > CONF_MAX_LINE) {
-		conf__error(p, p->line, "line too long (max %d bytes)", CONF_MAX_LINE);
+	if (nul)
+		bad = "NUL byte in line";
+	else if (!*s || *s == ';' || *s == '#')
+		return;
+	else if ((size_t)(end - s) > CONF_MAX_LINE)
+		bad = "line too long (max " LOAD_STR(CONF_MAX_LINE) " bytes)";
+	if (bad) {
+		conf__error(p, p->line, "%s", bad);
+		/* A broken header must not leave its keys in the previous section. */
+		if (*s == '[')
+			load_end_section(p);
 		return;
 	}
-	if (!*s || *s == ';' || *s == '#')
-		return;
 	if (*s == '[') {
 		load_header(p, s);
 		return;

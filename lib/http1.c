@@ -82,6 +82,34 @@ static inline struct http_span span(uint32_t from, uint32_t to)
 	return (struct http_span){ .off = from, .len = to - from };
 }
 
+/* End of the run of bytes of <classes> from <pos>, at most <lim>. This is
+ * the scanner's inner loop; unrolled because heads are mostly long runs
+ * (values, paths) and the bound check then comes once per 8 bytes. */
+static inline uint32_t run_end(const uint8_t *s, uint32_t pos, uint32_t lim, uint8_t classes)
+{
+	for (; lim - pos >= 8; pos += 8) {
+		if (!http__is(s[pos], classes))
+			return pos;
+		if (!http__is(s[pos + 1], classes))
+			return pos + 1;
+		if (!http__is(s[pos + 2], classes))
+			return pos + 2;
+		if (!http__is(s[pos + 3], classes))
+			return pos + 3;
+		if (!http__is(s[pos + 4], classes))
+			return pos + 4;
+		if (!http__is(s[pos + 5], classes))
+			return pos + 5;
+		if (!http__is(s[pos + 6], classes))
+			return pos + 6;
+		if (!http__is(s[pos + 7], classes))
+			return pos + 7;
+	}
+	while (pos < lim && http__is(s[pos], classes))
+		pos++;
+	return pos;
+}
+
 static enum step fail(struct http_parser *p, uint16_t status, const char *error)
 {
 	p->state = S_ERROR;
@@ -141,8 +169,7 @@ static enum step req_method(struct http_parser *p, const uint8_t *s, uint32_t li
 {
 	uint32_t pos = p->pos;
 
-	while (pos < lim && http__is(s[pos], HTTP__C_TCHAR))
-		pos++;
+	pos = run_end(s, pos, lim, HTTP__C_TCHAR);
 	p->pos = pos;
 	if (pos >= lim)
 		return STEP_AGAIN;
@@ -209,8 +236,7 @@ static enum step req_target(struct http_parser *p, const uint8_t *s, uint32_t li
 	int n;
 
 	for (;;) {
-		while (pos < lim && http__is(s[pos], HTTP__C_TARGET))
-			pos++;
+		pos = run_end(s, pos, lim, HTTP__C_TARGET);
 		p->pos = pos;
 		if (pos >= lim)
 			return STEP_AGAIN;
@@ -325,8 +351,7 @@ static enum step status_reason(struct http_parser *p, const uint8_t *s, uint32_t
 	uint32_t pos = p->pos;
 	enum step st;
 
-	while (pos < lim && http__is(s[pos], HTTP__C_VALUE | HTTP__C_WS))
-		pos++;
+	pos = run_end(s, pos, lim, HTTP__C_VALUE | HTTP__C_WS);
 	p->pos = pos;
 	if (pos >= lim)
 		return STEP_AGAIN;
@@ -374,8 +399,7 @@ static enum step field_name(struct http_parser *p, const uint8_t *s, uint32_t li
 {
 	uint32_t pos = p->pos;
 
-	while (pos < lim && http__is(s[pos], HTTP__C_TCHAR))
-		pos++;
+	pos = run_end(s, pos, lim, HTTP__C_TCHAR);
 	p->pos = pos;
 	if (pos >= lim)
 		return STEP_AGAIN;
@@ -415,8 +439,7 @@ static enum step field_value(struct http_parser *p, const uint8_t *s, uint32_t l
 
 	for (;;) {
 		run = pos;
-		while (pos < lim && http__is(s[pos], HTTP__C_VALUE))
-			pos++;
+		pos = run_end(s, pos, lim, HTTP__C_VALUE);
 		if (pos != run)
 			p->mark2 = pos;
 		while (pos < lim && http__is(s[pos], HTTP__C_WS))

@@ -96,8 +96,10 @@ static int size_line_byte(struct http_body *b, uint8_t c)
 		b->state = b->remaining ? B_DATA : B_TRAILER;
 		return BYTE_MORE;
 	}
-	if (++b->line_len > CHUNK_LINE_MAX)
+	/* The CR ending a line of exactly CHUNK_LINE_MAX bytes still fits. */
+	if (b->line_len == CHUNK_LINE_MAX && c != '\r')
 		return body_fail(b, "chunk line too long");
+	b->line_len++;
 	if (b->state == B_SIZE)
 		return size_byte(b, c);
 	if (b->state == B_SIZE_BWS && http__is(c, HTTP__C_WS))

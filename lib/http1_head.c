@@ -365,19 +365,26 @@ int http__target_check(const char *buf, struct http_request *req, uint32_t query
 	return absolute_form(buf, req, error);
 }
 
+/* Which of the fields we interpret <name> is. Most names differ from all
+ * of them in length or first letter, so those cost no comparison. */
 static enum field_kind field_kind(const char *buf, struct http_span name)
 {
+	uint8_t first = (uint8_t)buf[name.off] | 0x20;
+
 	switch (name.len) {
 	case 4:
-		return http_span_ieq(buf, name, "host") ? F_HOST : F_OTHER;
+		return first == 'h' && http_span_ieq(buf, name, "host") ? F_HOST : F_OTHER;
 	case 6:
-		return http_span_ieq(buf, name, "expect") ? F_EXPECT : F_OTHER;
+		return first == 'e' && http_span_ieq(buf, name, "expect") ? F_EXPECT : F_OTHER;
 	case 10:
-		return http_span_ieq(buf, name, "connection") ? F_CONNECTION : F_OTHER;
+		return first == 'c' && http_span_ieq(buf, name, "connection") ?
+		       F_CONNECTION : F_OTHER;
 	case 14:
-		return http_span_ieq(buf, name, "content-length") ? F_CONTENT_LENGTH : F_OTHER;
+		return first == 'c' && http_span_ieq(buf, name, "content-length") ?
+		       F_CONTENT_LENGTH : F_OTHER;
 	case 17:
-		return http_span_ieq(buf, name, "transfer-encoding") ? F_TE : F_OTHER;
+		return first == 't' && http_span_ieq(buf, name, "transfer-encoding") ?
+		       F_TE : F_OTHER;
 	default:
 		return F_OTHER;
 	}

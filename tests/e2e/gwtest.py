@@ -76,6 +76,8 @@ class LineLog:
                 with self._cond:
                     self.lines.append(line)
                     self._cond.notify_all()
+        except (OSError, ValueError):
+            pass	# the pipe was closed under us at cleanup
         finally:
             with self._cond:
                 self.eof = True
@@ -151,11 +153,12 @@ class Proc:
         with _started_lock:
             _started.append(self)
         self.stderr = LineLog(self.popen.stderr, name + " stderr")
+        self.readers = [self.stderr]
 
     def alive(self):
         return self.popen.poll() is None
 
-    def signal(self, sig):
+    def kill(self, sig):
         if self.popen.poll() is None:
             self.popen.send_signal(sig)
 
@@ -176,10 +179,10 @@ class Proc:
         """Signal, wait up to grace, then SIGKILL. Returns the exit status
         (negative: killed by that signal)."""
         self.remember_children()
-        self.signal(sig)
+        self.kill(sig)
         rc = self.wait(grace)
         if rc is None:
-            self.signal(signal.SIGKILL)
+            self.kill(signal.SIGKILL)
             rc = self.wait(grace)
         # Workers die with their master (PR_SET_PDEATHSIG), but make sure:
         # only pids we saw as our children that still run our binary.
@@ -190,11 +193,21 @@ class Proc:
                     os.kill(pid, signal.SIGKILL)
                 except OSError:
                     pass
-        self.stderr.join(1.0)
+        for reader in self.readers:
+            reader.join(1.0)
+        self.close_pipes()
         with _started_lock:
             if self in _started:
                 _started.remove(self)
         return rc
+
+    def close_pipes(self):
+        for pipe in (self.popen.stdout, self.popen.stderr):
+            if pipe is not None:
+                try:
+                    pipe.close()
+                except (OSError, ValueError):
+                    pass
 
     def _ours(self, pid):
         try:
@@ -227,6 +240,7 @@ class Echo:
             argv += ["-l", "127.0.0.1:0"]
         self.proc = Proc(argv, "gw-echo", stdout=subprocess.PIPE)
         self.stdout = LineLog(self.proc.popen.stdout, "gw-echo stdout")
+        self.proc.readers.append(self.stdout)
         self.ports = []
         for i in range(n):
             _, line = self.stdout.wait_for(lambda l: l.startswith("listening "),

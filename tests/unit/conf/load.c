@@ -495,6 +495,67 @@ static void test_line_numbers(void)
 	free(longre);
 }
 
+/* Lines around inih's buffer sizes (200, then doubling when it can grow)
+ * are whole: the value arrives intact and later lines keep their numbers. */
+static void test_line_boundaries(void)
+{
+	static const unsigned lens[] = { 190, 196, 197, 198, 199, 200, 201, 202, 395, 396,
+					 397, 398, 399, 400, 401, 795, 796, 797, 798, 799, 800 };
+	char *ini, *re = malloc(1024), want[160];
+
+	if (!re)
+		abort();
+	for (size_t i = 0; i < sizeof(lens) / sizeof(lens[0]); i++) {
+		/* "path = ~ " is 9 bytes: the line is lens[i] bytes long. */
+		size_t n = lens[i] - 9;
+
+		memset(re, 'c', n);
+		memcpy(re, "^/", 2);
+		re[n] = '\0';
+		if (asprintf(&ini, GW SVC "[route r]\npath = ~ %s\nservice = a\nbogus = 1\n", re) < 0)
+			abort();
+		struct loaded l = load(ini);
+
+		snprintf(want, sizeof(want), "x.ini:8: unknown key 'bogus' in [route r]\n");
+#ifdef CONF_HAVE_INIH_GLOBALS
+		CHECK_STR(l.diag, want);
+#else
+		if (lens[i] > 198)
+			snprintf(want, sizeof(want), "x.ini:6: line too long (max 198 bytes)\n"
+				 "x.ini:8: unknown key 'bogus' in [route r]\n"
+				 "x.ini:5: route 'r' has no path\n");
+		CHECK_STR(l.diag, want);
+#endif
+		loaded_free(&l);
+		free(ini);
+#ifdef CONF_HAVE_INIH_GLOBALS
+		/* The value came through whole, not cut at a buffer edge. */
+		if (asprintf(&ini, GW SVC "[route r]\npath = ~ %s\nservice = a\n", re) < 0)
+			abort();
+		l = load(ini);
+		CHECK(l.cfg && strcmp(l.cfg->routes[0].path, re) == 0);
+		loaded_free(&l);
+		free(ini);
+#endif
+	}
+	free(re);
+
+	/* A header too long to read also ends the section before it. */
+	re = malloc(17000);
+	if (!re)
+		abort();
+	memset(re, 'h', 16999);
+	re[16999] = '\0';
+	if (asprintf(&ini, GW SVC RT "[route %s]\npath = /y\n", re) < 0)
+		abort();
+	struct loaded l = load(ini);
+
+	CHECK_STR(l.diag, "x.ini:8: line too long (max 16384 bytes)\n");
+	loaded_free(&l);
+	free(ini);
+	free(re);
+}
+
 /* A NUL byte is reported at its line and the rest still counts lines. */
 static void test_nul_byte(void)
 {
@@ -504,6 +565,13 @@ static void test_nul_byte(void)
 	CHECK_INT(l.rc, -EINVAL);
 	CHECK_STR(l.diag, "x.ini:3: NUL byte in line\n"
 			  "x.ini:9: unknown key 'bogus' in [route r]\n");
+	loaded_free(&l);
+
+	/* A broken header ends the section before it: no "duplicate key". */
+	static const char hdr[] = GW SVC RT "[route\0 q]\npath = /y\n";
+	l = load_len(hdr, sizeof(hdr) - 1);
+	CHECK_INT(l.rc, -EINVAL);
+	CHECK_STR(l.diag, "x.ini:8: NUL byte in line\n");
 	loaded_free(&l);
 }
 
@@ -564,6 +632,7 @@ int main(void)
 	test_errors();
 	test_many_errors();
 	test_line_numbers();
+	test_line_boundaries();
 	test_nul_byte();
 	test_missing_file();
 	test_stream_no_resolve();

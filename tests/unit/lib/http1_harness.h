@@ -141,7 +141,7 @@ static inline void head_compare(int line, const char *how, bool response,
 static inline void head_all(int line, bool response, const char *msg, size_t len,
 			    uint32_t max_head, struct head_run *whole)
 {
-	size_t *cuts = malloc((len + 1) * sizeof(*cuts));
+	size_t *cuts = malloc((len + 2) * sizeof(*cuts));
 	struct head_run *other = malloc(sizeof(*other));
 	size_t i;
 
@@ -207,7 +207,7 @@ static inline void body_all(int line, enum http_body_mode mode, uint64_t cl,
 			    uint32_t max_trailer, const char *data, size_t len,
 			    struct body_run *whole)
 {
-	size_t *cuts = malloc((len + 1) * sizeof(*cuts));
+	size_t *cuts = malloc((len + 2) * sizeof(*cuts));
 	struct body_run other;
 	size_t i;
 

@@ -55,7 +55,7 @@ static void test_basic(void)
 	CHECK_INT(r.resp.h.n_fields, 2);
 	CHECK_SPAN(m, r.resp.h.fields[1].name, "Server");
 	CHECK_SPAN(m, r.resp.h.fields[1].value, "x");
-	CHECK_INT(r.resp.h.head_len, 50);
+	CHECK_INT(r.resp.h.head_len, 49);
 	CHECK_INT(http_response_body_mode(&r.resp, HTTP_M_GET), HTTP_BODY_LENGTH);
 	CHECK_INT(http_response_body_mode(&r.resp, HTTP_M_HEAD), HTTP_BODY_NONE);
 	off = r.resp.h.head_len;

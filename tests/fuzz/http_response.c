@@ -1,0 +1,136 @@
+/* libFuzzer target: the response parser and the body framer, over an
+ * upstream connection's byte stream (interim 1xx heads, then finals, then
+ * further responses on a kept-alive connection).
+ *
+ * The first three input bytes steer the run (two cut points, the head limit
+ * and the request method); the rest is the stream. For each message: parse
+ * it whole and in three pieces, which must agree exactly; check what a DONE
+ * head promises; then frame the body whole and in two pieces, which must
+ * agree too, and go on after the body. Any disagreement or broken promise
+ * abort()s, so the fuzzer reports it.
+ *
+ * Build: clang -fsanitize=fuzzer,address,undefined -I. tests/fuzz/http_response.c \
+ *        lib/http1*.c lib/buf.c lib/log.c
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "tests/unit/lib/http1_harness.h"
+
+#define MAX_MESSAGES 8
+#define MAX_TRAILER 256
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static void fail(const char *what)
+{
+	fprintf(stderr, "http_response fuzz: %s\n", what);
+	abort();
+}
+
+static bool span_inside(struct http_span s, uint32_t end)
+{
+	return s.off <= end && s.len <= end - s.off;
+}
+
+static void check_done(const struct http_response *resp, size_t len, uint32_t max_head)
+{
+	const struct http_head_common *h = &resp->h;
+	uint32_t end = h->head_len;
+	unsigned i;
+
+	if (end > len || end > max_head || h->n_fields > HTTP_MAX_HEADERS ||
+	    h->n_conn_tokens > HTTP_MAX_CONN_TOKENS || h->version_minor > 1)
+		fail("head bounds");
+	if (resp->status < 100 || resp->status > 599 || h->content_length < -1 ||
+	    (h->chunked && h->content_length != -1))
+		fail("status line or framing");
+	if (!span_inside(resp->reason, end))
+		fail("reason span outside the head");
+	for (i = 0; i < h->n_fields; i++)
+		if (!span_inside(h->fields[i].name, end) || !span_inside(h->fields[i].value, end) ||
+		    !h->fields[i].name.len)
+			fail("field span");
+	for (i = 0; i < h->n_conn_tokens; i++)
+		if (!span_inside(h->conn_tokens[i], end) || !h->conn_tokens[i].len)
+			fail("connection token span");
+}
+
+/* Frame the body after <resp>: whole and in two pieces. Returns the bytes
+ * it took, or -1 when the stream cannot go on. */
+static long body_step(const struct http_response *resp, enum http_method method,
+		      const char *s, size_t len, uint8_t cut)
+{
+	enum http_body_mode mode = http_response_body_mode(resp, method);
+	uint64_t cl = resp->h.content_length > 0 ? (uint64_t)resp->h.content_length : 0;
+	size_t cuts[2] = { cut % (len + 1), len };
+	struct body_run whole, split;
+
+	body_run(mode, cl, MAX_TRAILER, s, &len, 1, &whole);
+	body_run(mode, cl, MAX_TRAILER, s, cuts, 2, &split);
+	body_compare(__LINE__, "two-piece", &whole, &split);
+	if (check_failures)
+		fail("body split differs");
+	if (whole.consumed > len || whole.total > whole.consumed)
+		fail("body counts");
+	if (mode == HTTP_BODY_UNTIL_CLOSE && (whole.rc != HTTP_AGAIN || whole.consumed != len))
+		fail("until-close body must take everything");
+	if (mode == HTTP_BODY_NONE && (whole.rc != HTTP_DONE || whole.consumed))
+		fail("no body must take nothing");
+	if (whole.rc == HTTP_ERROR && !whole.error)
+		fail("body error without reason");
+	return whole.rc == HTTP_DONE ? (long)whole.consumed : -1;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	static const enum http_method methods[4] = {
+		HTTP_M_GET, HTTP_M_HEAD, HTTP_M_CONNECT, HTTP_M_POST,
+	};
+	struct head_run *whole, *split;
+	enum http_method method;
+	uint32_t max_head;
+	const char *s;
+	size_t len, cuts[3], a, b;
+	long body;
+	int n;
+
+	if (size < 3)
+		return 0;
+	max_head = data[2] & 0x80 ? 16 + (data[2] & 0x1f) * 8 : 65536;
+	method = methods[(data[2] >> 5) & 3];
+	s = (const char *)data + 3;
+	len = size - 3;
+	whole = malloc(sizeof(*whole));
+	split = malloc(sizeof(*split));
+	if (!whole || !split)
+		abort();
+	for (n = 0; n < MAX_MESSAGES && len; n++) {
+		a = (data[0] + n * 31) % (len + 1);
+		b = (data[1] + n * 17) % (len + 1);
+		cuts[0] = a < b ? a : b;
+		cuts[1] = a < b ? b : a;
+		cuts[2] = len;
+		head_run(true, s, &len, 1, max_head, 0x00, whole);
+		head_run(true, s, cuts, 3, max_head, 0xff, split);
+		head_compare(__LINE__, "three-piece", true, whole, split);
+		if (check_failures)
+			fail("head split differs");
+		if (whole->rc == HTTP_ERROR && (whole->p.status != 502 || !whole->p.error))
+			fail("error status");
+		if (whole->rc != HTTP_DONE)
+			break;
+		check_done(&whole->resp, len, max_head);
+		s += whole->resp.h.head_len;
+		len -= whole->resp.h.head_len;
+		body = body_step(&whole->resp, method, s, len, data[0] ^ data[1] ^ (uint8_t)n);
+		if (body < 0)
+			break;
+		s += body;
+		len -= body;
+	}
+	free(split);
+	free(whole);
+	return 0;
+}
