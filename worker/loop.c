@@ -26,7 +26,10 @@
 #include "worker/upstream.h"
 #include "worker/loop.h"
 
-#define WAIT_CAP_MS 1000u	/* longest sleep, so drain deadlines are seen */
+#define WAIT_CAP_MS 1000u
+#ifndef SUBMIT_SLICE
+#define SUBMIT_SLICE 8u		/* SQEs queued before an early submit */
+#endif	/* longest sleep, so drain deadlines are seen */
 
 enum appender_id { APPENDER_ACCESS = 0, APPENDER_ERROR };
 
@@ -237,6 +240,11 @@ static void loop_turn(struct worker *w)
 	io_uring_for_each_cqe(&w->ring, head, cqe) {
 		dispatch(w, cqe);
 		seen++;
+		/* Hand sends to the kernel in slices rather than once per turn:
+		 * the peers on other CPUs start on the first replies while we
+		 * work through the rest. */
+		if (io_uring_sq_ready(&w->ring) >= SUBMIT_SLICE)
+			io_uring_submit(&w->ring);
 	}
 	io_uring_cq_advance(&w->ring, seen);
 	timer_expire(&w->timers, w->now_ms, on_timer, w);

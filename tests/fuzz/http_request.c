@@ -1,11 +1,12 @@
 /* libFuzzer target: the request parser and the body framer, over a
  * connection's byte stream that may hold several pipelined requests.
  *
- * The first three input bytes steer the run (two cut points and the head
- * limit); the rest is the stream. For each message: parse it whole and in
- * three pieces, which must agree exactly; check what a DONE head promises
- * (spans inside the head, sane framing); then frame the body whole and in
- * two pieces, which must agree too, and go on after the body. Any
+ * The whole input is the stream, so plain HTTP seeds work as they are. Its
+ * bytes also steer the run: a hash of them picks the cut points, and a last
+ * byte >= 0x80 picks a small head limit. For each message: parse it whole
+ * and in three pieces, which must agree exactly; check what a DONE head
+ * promises (spans inside the head, sane framing); then frame the body whole
+ * and in two pieces, which must agree too, and go on after the body. Any
  * disagreement or broken promise abort()s, so the fuzzer reports it.
  *
  * Build: clang -fsanitize=fuzzer,address,undefined -I. tests/fuzz/http_request.c \
@@ -21,6 +22,17 @@
 #define MAX_TRAILER 256
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+/* FNV-1a: any mutation moves the cut points. */
+static uint64_t input_hash(const uint8_t *data, size_t size)
+{
+	uint64_t h = 0xcbf29ce484222325;
+	size_t i;
+
+	for (i = 0; i < size; i++)
+		h = (h ^ data[i]) * 0x100000001b3;
+	return h;
+}
 
 static void fail(const char *what)
 {
@@ -94,21 +106,23 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	uint32_t max_head;
 	const char *s;
 	size_t len, cuts[3], a, b;
+	uint64_t h;
 	long body;
 	int n;
 
-	if (size < 3)
+	if (size < 2)
 		return 0;
-	max_head = data[2] & 0x80 ? 16 + (data[2] & 0x7f) * 4 : 65536;
-	s = (const char *)data + 3;
-	len = size - 3;
+	max_head = data[size - 1] & 0x80 ? 16 + (data[size - 1] & 0x7f) * 4 : 65536;
+	s = (const char *)data;
+	len = size;
+	h = input_hash(data, size);
 	whole = malloc(sizeof(*whole));
 	split = malloc(sizeof(*split));
 	if (!whole || !split)
 		abort();
 	for (n = 0; n < MAX_MESSAGES && len; n++) {
-		a = (data[0] + n * 31) % (len + 1);
-		b = (data[1] + n * 17) % (len + 1);
+		a = (h >> 8 * (n % 4)) % (len + 1);
+		b = (h >> (32 + 8 * (n % 4))) % (len + 1);
 		cuts[0] = a < b ? a : b;
 		cuts[1] = a < b ? b : a;
 		cuts[2] = len;
@@ -124,7 +138,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		check_done(&whole->req, len, max_head);
 		s += whole->req.h.head_len;
 		len -= whole->req.h.head_len;
-		body = body_step(&whole->req, s, len, data[0] ^ data[1] ^ (uint8_t)n);
+		body = body_step(&whole->req, s, len, (uint8_t)(h >> n));
 		if (body < 0)
 			break;
 		s += body;

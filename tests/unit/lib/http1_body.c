@@ -100,6 +100,24 @@ static void test_chunked_byte_at_a_time(void)
 	CHECK_INT(used, 0);
 }
 
+/* http_body_chunk_left(): nonzero exactly while inside chunk data. */
+static void test_chunk_left(void)
+{
+	static const char m[] = "5\r\nhello\r\n0\r\n\r\n";
+	static const uint64_t want[] = { 0, 0, 0, 5, 4, 3, 2, 1, 0, 0, 0, 0, 0, 0, 0 };
+	struct http_body b;
+	size_t i, used;
+
+	http_body_init(&b, CHUNKED, 0, 0);
+	for (i = 0; i < sizeof(m) - 1; i++) {
+		CHECK_INT(http_body_chunk_left(&b), want[i]);
+		http_body_feed(&b, m + i, 1, &used);
+	}
+	CHECK_INT(http_body_chunk_left(&b), 0);
+	http_body_init(&b, HTTP_BODY_LENGTH, 9, 0);
+	CHECK_INT(http_body_chunk_left(&b), 0);
+}
+
 static void test_chunk_size(void)
 {
 	char line[8192];
@@ -266,6 +284,7 @@ int main(void)
 	test_length();
 	test_chunked();
 	test_chunked_byte_at_a_time();
+	test_chunk_left();
 	test_chunk_size();
 	test_chunk_terminator();
 	test_trailers();
