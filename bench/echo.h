@@ -49,6 +49,7 @@ struct echo_opts {
 	bool invalid;		/* an option had an unusable value: 400 */
 };
 
+/* In order: from PH_FINAL on, no more input is looked at. */
 enum echo_phase {
 	PH_HEAD = 0,	/* waiting for or parsing a request head */
 	PH_BODY,	/* reading the request body through the framer */

@@ -135,12 +135,13 @@ static void conn_trim(struct echo_conn *c)
 		buf_reset(&c->out);
 }
 
-/* Recycle the slot once nothing in flight refers to it. */
+/* Recycle the slot once nothing in flight refers to it. Safe to call
+ * again on a slot already recycled in the same completion (fd is -1). */
 static void conn_maybe_free(struct echo_thread *t, struct echo_conn *c)
 {
 	struct io_uring_sqe *sqe;
 
-	if (c->refs)
+	if (c->refs || c->fd < 0)
 		return;
 	sqe = echo_sqe(t);
 	io_uring_prep_close(sqe, c->fd);
@@ -240,7 +241,7 @@ static void loop_return_buf(struct echo_thread *t, unsigned bid)
 static void conn_input(struct echo_thread *t, struct echo_conn *c, const char *data, size_t n)
 {
 	/* Nothing more will be answered: drop what arrives. */
-	if (c->phase == PH_HANG || c->phase == PH_LINGER || c->phase == PH_CLOSING)
+	if (c->phase >= PH_FINAL)
 		return;
 	if (buf_append(&c->in, data, n, ECHO_IN_LIMIT) < 0) {
 		log_debug("conn %u: input over %u bytes, closing", c->idx, ECHO_IN_LIMIT);

@@ -55,7 +55,7 @@ SKIP = 77
 # ---------------------------------------------------------------- processes
 
 _started = []		# every Proc this module spawned and has not reaped
-_started_lock = threading.Lock()
+_started_lock = threading.RLock()	# re-entered by the SIGTERM handler
 
 
 class LineLog:
@@ -216,6 +216,9 @@ class Proc:
             return False
 
 
+_tempdirs = []		# config dirs to remove at exit
+
+
 def _cleanup_all():
     with _started_lock:
         procs = list(_started)
@@ -224,9 +227,24 @@ def _cleanup_all():
             p.stop(grace=2.0)
         except Exception:	# atexit: never raise
             pass
+    for d in list(_tempdirs):
+        shutil.rmtree(d, ignore_errors=True)
 
 
 atexit.register(_cleanup_all)
+
+
+def _on_sigterm(signo, frame):
+    # meson's timeout (and timeout(1)) send SIGTERM, which would end Python
+    # without running atexit (and unittest would catch a SystemExit raised
+    # here as one test's error): clean up, then leave at once.
+    sys.stderr.write("gwtest: signal %d, stopping our processes\n" % signo)
+    _cleanup_all()
+    sys.stderr.flush()
+    os._exit(128 + signo)
+
+
+signal.signal(signal.SIGTERM, _on_sigterm)
 
 
 # ---------------------------------------------------------------- gw-echo
@@ -279,6 +297,7 @@ class Gateway:
 
     def __init__(self, conf_text, start=True):
         self.dir = tempfile.mkdtemp(prefix="gw-e2e-")
+        _tempdirs.append(self.dir)
         self.conf = os.path.join(self.dir, "gatewayd.ini")
         with open(self.conf, "w") as f:
             f.write(conf_text)
