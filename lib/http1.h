@@ -17,8 +17,10 @@
  *   - Content-Length together with Transfer-Encoding;
  *   - Content-Length that is not 1*DIGIT, overflows, or repeats with a
  *     different value (a list "5, 5" of equal values is accepted);
- *   - Transfer-Encoding whose final coding is not "chunked", "chunked"
- *     applied twice, or any coding other than chunked (501 for requests);
+ *   - in a request, Transfer-Encoding whose final coding is not "chunked",
+ *     "chunked" applied twice, or any coding other than chunked (501); in a
+ *     response, chunked applied twice or not last (a response whose final
+ *     coding is not chunked is read until close, RFC 9112 §6.3);
  *   - obs-fold, bare CR, NUL and other CTLs (except HTAB in values),
  *     whitespace between field name and colon, empty field names, non-token
  *     bytes in names, a request line with anything but single SP separators;
@@ -129,9 +131,11 @@ void http_parser_init(struct http_parser *p, uint32_t max_head);
 enum http_result http_parse_request(struct http_parser *p, const char *buf, size_t len,
 				    struct http_request *req);
 
-/* Parse a response head. <request_method> tells whether a body may follow
- * (HEAD never has one). Interim 1xx responses (except 101) parse as complete
- * heads too; the caller forwards them and parses again for the final one. */
+/* Parse a response head. Interim 1xx responses parse as complete heads
+ * too; the caller forwards them and parses again for the final one. Whether
+ * a body follows is http_response_body_mode()'s answer, which needs the
+ * request's method. keep_alive reflects only version and Connection: a body
+ * delimited by close also ends the connection. */
 enum http_result http_parse_response(struct http_parser *p, const char *buf, size_t len,
 				     struct http_response *resp);
 
