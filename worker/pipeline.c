@@ -44,6 +44,8 @@ static void respond_now(struct worker *w, struct exchange *ex)
 {
 	if (ex->up)
 		upstream_abort(w, ex);
+	/* The next request on the connection starts after this one. */
+	request_consume_head(ex);
 	respond_error(w, ex);
 	ex->stage = STAGE_LOG;
 }
@@ -117,6 +119,7 @@ void pipeline_reset(struct worker *w, struct exchange *ex)
 	ex->up_head = up_head;
 	ex->route = -1;
 	ex->req_started = false;
+	ex->head_parsed = false;
 	ex->req_body_done = false;
 	ex->up_retried = false;
 	ex->resp_head_done = ex->resp_head_sent = ex->resp_done = ex->resp_started = false;

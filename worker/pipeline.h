@@ -42,6 +42,7 @@ struct exchange {
 	struct http_body req_body;
 	bool req_body_done;
 	bool req_started;		/* some byte of this request arrived */
+	bool head_parsed;		/* the head is valid and still in client->in */
 
 	/* Routing and balancing. */
 	int route;			/* index into cfg->routes, or -1 */

@@ -77,6 +77,7 @@ enum stage_result stage_parse(struct worker *w, struct exchange *ex)
 		ex->keep_alive = false;
 		return STAGE_RESPOND;
 	}
+	ex->head_parsed = true;
 	record_request(w, ex, buf);
 	ex->keep_alive = ex->req.h.keep_alive && !w->draining;
 
@@ -93,4 +94,13 @@ enum stage_result stage_parse(struct worker *w, struct exchange *ex)
 		       MAX_TRAILER_BYTES);
 	ex->req_body_done = mode == HTTP_BODY_NONE;
 	return STAGE_CONTINUE;
+}
+
+void request_consume_head(struct exchange *ex)
+{
+	if (!ex->head_parsed)
+		return;
+	ex->bytes_in += ex->req.h.head_len;
+	buf_consume(&ex->client->in, ex->req.h.head_len);
+	ex->head_parsed = false;
 }

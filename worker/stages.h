@@ -7,6 +7,9 @@
 
 /* worker/request.c: read and check the request head, set limits. */
 enum stage_result stage_parse(struct worker *w, struct exchange *ex);
+/* worker/request.c: drop the parsed head from the client's input; after
+ * this the spans in ex->req are gone. Does nothing if already done. */
+void request_consume_head(struct exchange *ex);
 /* worker/decide.c: match a route; pick an instance. */
 enum stage_result stage_route(struct worker *w, struct exchange *ex);
 enum stage_result stage_pick(struct worker *w, struct exchange *ex);

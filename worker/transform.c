@@ -48,19 +48,15 @@ static int put_framing(struct buf *out, size_t limit, enum http_body_mode mode, 
 }
 
 /* Request fields, except those replaced by X-Forwarded-* and framing. */
-static int put_request_fields(struct exchange *ex, const char *buf, struct buf *out, size_t limit,
-			      struct http_span *xff)
+static int put_request_fields(struct exchange *ex, const char *buf, struct buf *out, size_t limit)
 {
 	const struct http_head_common *h = &ex->req.h;
 	int err = 0;
 
 	for (unsigned i = 0; i < h->n_fields && !err; i++) {
 		const struct http_field *f = &h->fields[i];
-		if (http_span_ieq(buf, f->name, "x-forwarded-for")) {
-			*xff = f->value;	/* the last one; we append to it */
-			continue;
-		}
 		if (skip_field(buf, h, f->name) || http_span_ieq(buf, f->name, "expect") ||
+		    http_span_ieq(buf, f->name, "x-forwarded-for") ||
 		    http_span_ieq(buf, f->name, "x-forwarded-proto") ||
 		    http_span_ieq(buf, f->name, "x-forwarded-host"))
 			continue;
@@ -69,17 +65,28 @@ static int put_request_fields(struct exchange *ex, const char *buf, struct buf *
 	return err;
 }
 
-static int put_forwarded(struct worker *w, struct exchange *ex, const char *buf,
-			 struct buf *out, size_t limit, struct http_span xff)
+/* X-Forwarded-For: every incoming one, in order, as one list (RFC 9110
+ * §5.3), then the client's address. */
+static int put_xff(struct exchange *ex, const char *buf, struct buf *out, size_t limit)
 {
-	const char *ip = ex->client->client.peer_ip;
-	int err;
+	const struct http_head_common *h = &ex->req.h;
+	int err = buf_append(out, "X-Forwarded-For: ", 17, limit);
 
-	if (xff.len)
-		err = buf_printf(out, limit, "X-Forwarded-For: %.*s, %s\r\n", (int)xff.len,
-				 buf + xff.off, ip);
-	else
-		err = buf_printf(out, limit, "X-Forwarded-For: %s\r\n", ip);
+	for (unsigned i = 0; i < h->n_fields && !err; i++) {
+		const struct http_field *f = &h->fields[i];
+		if (!http_span_ieq(buf, f->name, "x-forwarded-for") || f->value.len == 0)
+			continue;
+		err = buf_append(out, buf + f->value.off, f->value.len, limit);
+		err = err ?: buf_append(out, ", ", 2, limit);
+	}
+	return err ?: buf_printf(out, limit, "%s\r\n", ex->client->client.peer_ip);
+}
+
+static int put_forwarded(struct worker *w, struct exchange *ex, const char *buf,
+			 struct buf *out, size_t limit)
+{
+	int err = put_xff(ex, buf, out, limit);
+
 	err = err ?: buf_append(out, "X-Forwarded-Proto: http\r\n", 25, limit);
 	if (ex->req.host.len)
 		err = err ?: buf_printf(out, limit, "X-Forwarded-Host: %.*s\r\n",
@@ -96,7 +103,6 @@ enum stage_result stage_transform(struct worker *w, struct exchange *ex)
 	const char *buf = buf_head(&c->in);
 	size_t limit = w->cfg->max_header_bytes + HEAD_SLACK + LOG_TARGET_MAX;
 	struct buf *out = &ex->up_head;
-	struct http_span xff = { 0, 0 };
 	int err;
 
 	buf_reset(out);
@@ -104,8 +110,8 @@ enum stage_result stage_transform(struct worker *w, struct exchange *ex)
 	err = err ?: buf_append(out, " ", 1, limit);
 	err = err ?: route_upstream_target(w->router, (size_t)ex->route, buf, &ex->req, out, limit);
 	err = err ?: buf_append(out, " HTTP/1.1\r\n", 11, limit);
-	err = err ?: put_request_fields(ex, buf, out, limit, &xff);
-	err = err ?: put_forwarded(w, ex, buf, out, limit, xff);
+	err = err ?: put_request_fields(ex, buf, out, limit);
+	err = err ?: put_forwarded(w, ex, buf, out, limit);
 	err = err ?: put_framing(out, limit, ex->req_body.mode,
 				 ex->req_body.mode == HTTP_BODY_LENGTH ? ex->req.h.content_length : -1);
 	err = err ?: buf_append(out, "\r\n", 2, limit);
@@ -117,8 +123,7 @@ enum stage_result stage_transform(struct worker *w, struct exchange *ex)
 	}
 	/* The head is now in up_head; its bytes in the client buffer go, and
 	 * with them every span in ex->req. */
-	ex->bytes_in += ex->req.h.head_len;
-	buf_consume(&c->in, ex->req.h.head_len);
+	request_consume_head(ex);
 	return STAGE_CONTINUE;
 }
 
