@@ -154,9 +154,9 @@ struct worker {
 	uint64_t drain_deadline_ms;
 };
 
-/* Get an SQE, submitting what is queued if the SQ is full. Never NULL:
- * after a submit the SQ has room (the SQ is sized larger than any turn's
- * burst of SQEs and a submit empties it). */
+/* Get an SQE, submitting what is queued if the SQ is full. Never NULL: a
+ * submit empties the SQ; if the kernel refuses it, the worker aborts (and
+ * is respawned) rather than drop I/O. */
 struct io_uring_sqe *wk_sqe(struct worker *w);
 
 /* 64 random bits for ids (not cryptographic). */

@@ -37,9 +37,17 @@ struct io_uring_sqe *wk_sqe(struct worker *w)
 {
 	struct io_uring_sqe *sqe = io_uring_get_sqe(&w->ring);
 
+	if (sqe)
+		return sqe;
+	int ret = io_uring_submit(&w->ring);
+	sqe = io_uring_get_sqe(&w->ring);
 	if (!sqe) {
-		io_uring_submit(&w->ring);
-		sqe = io_uring_get_sqe(&w->ring);
+		/* Only a kernel refusing all submissions (-EBUSY on a CQ
+		 * overflow we cannot drain from here) gets us here; carrying on
+		 * would lose I/O silently. The master respawns the slot. */
+		log_error("io_uring_submit: %s; no SQE available, exiting",
+			  ret < 0 ? strerror(-ret) : "queue full");
+		abort();
 	}
 	return sqe;
 }

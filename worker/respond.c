@@ -20,7 +20,8 @@ enum stage_result stage_respond(struct worker *w, struct exchange *ex)
 
 		/* An early response leaves the request body unread, and then
 		 * the connection cannot find where the next request begins. */
-		if (!ex->req_body_done || ex->resp_mode == HTTP_BODY_UNTIL_CLOSE || ex->dechunk)
+		if (!ex->req_body_done || ex->resp_mode == HTTP_BODY_UNTIL_CLOSE || ex->dechunk ||
+		    w->draining)
 			ex->keep_alive = false;
 		if (transform_response_head(w, ex, buf_head(&up->in), &c->outq) != 0) {
 			ex->status = 502;
@@ -84,7 +85,7 @@ void respond_error(struct worker *w, struct exchange *ex)
 	char body[512], msg[256];
 	int body_len;
 
-	if (!ex->req_body_done)
+	if (!ex->req_body_done || w->draining)
 		ex->keep_alive = false;
 	json_escape(msg, sizeof(msg), ex->error ? ex->error : http_status_reason(ex->status));
 	body_len = snprintf(body, sizeof(body), "{\"error\":\"%s\",\"status\":%u,\"request_id\":\"%s\"}\n",

@@ -3,9 +3,11 @@ request in flight, and `gatewayd -t`."""
 
 import os
 import re
+import shutil
 import signal
 import socket
 import sys
+import tempfile
 import threading
 import unittest
 
@@ -79,7 +81,9 @@ class Process(unittest.TestCase):
 
         mark = len(self.gw.lines())
         self.gw.proc.kill(signal.SIGTERM)
-        self.gw.wait_line("draining", start=mark)
+        # The worker's own line (not the master's "SIGTERM: draining"):
+        # from here on it accepts nothing new.
+        self.gw.log.wait_for(lambda l: re.search(r"worker \d+: draining", l), start=mark)
 
         # No new connection is served from now on.
         late = None
@@ -131,9 +135,8 @@ class Process(unittest.TestCase):
 
 class CheckConfig(unittest.TestCase):
     def setUp(self):
-        import tempfile
         self.dir = tempfile.mkdtemp(prefix="gw-e2e-t-")
-        self.addCleanup(lambda: __import__("shutil").rmtree(self.dir, ignore_errors=True))
+        self.addCleanup(shutil.rmtree, self.dir, True)
 
     def write(self, text):
         path = os.path.join(self.dir, "bad.ini")

@@ -110,6 +110,14 @@ service = v2
 path = /products
 service = v1
 
+[route wrr]
+path = /wrr
+service = wrr
+
+[route hashed]
+path = /hashed
+service = hashed
+
 [route rewrite]
 path = /people-api
 service = rewrite
@@ -119,17 +127,30 @@ rewrite = ^/people-api/(.*)$$ /people/$1
 SERVICES = ["users", "exact", "regex", "p_prefix", "p_regex", "p_exact", "lp_short",
             "lp_long", "mc_plain", "mc_header", "h_fallback", "h_exact", "h_wild",
             "methods", "hdr", "query", "v1", "v2", "rewrite"]
+# Two-instance services: (name, extra keys, weights)
+POOLS = [("wrr", "balance = round_robin", (1, 2)),
+         ("hashed", "balance = hash:header:X-User-Id", (1, 1, 1))]
 
 
 class Routing(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.echo = gwtest.Echo(n=len(SERVICES))
+        n_pool = sum(len(w) for _, _, w in POOLS)
+        cls.echo = gwtest.Echo(n=len(SERVICES) + n_pool)
         cls.addClassCleanup(cls.echo.stop)
         cls.svc_port = dict(zip(SERVICES, cls.echo.ports))
-        conf = gwtest.gateway_section()
+        conf = gwtest.gateway_section(workers=1)
         for name, port in cls.svc_port.items():
             conf += "[service %s]\ninstance = 127.0.0.1:%d\n\n" % (name, port)
+        spare = cls.echo.ports[len(SERVICES):]
+        cls.pool_ports = {}
+        for name, extra, weights in POOLS:
+            ports, spare = spare[:len(weights)], spare[len(weights):]
+            cls.pool_ports[name] = ports
+            conf += "[service %s]\n%s\n" % (name, extra)
+            for port, w in zip(ports, weights):
+                conf += "instance = 127.0.0.1:%d weight=%d\n" % (port, w)
+            conf += "\n"
         conf += gwtest.ini(ROUTES)
         cls.gw = gwtest.Gateway(conf)
         cls.addClassCleanup(cls.gw.stop)
@@ -281,6 +302,54 @@ class Routing(unittest.TestCase):
                              "second answer on the connection: %d %r"
                              % (second.status, second.body[:200]))
             self.assertEqual(gwtest.echo_json(second)["path"], "/v1/users/next")
+
+    def test_weighted_round_robin(self):
+        """weight=1 and weight=2 on one worker: exactly 1:2 over 30."""
+        counts = {}
+        for i in range(30):
+            r = self.get("/wrr/%d" % i)
+            self.assertEqual(r.status, 200)
+            port = int(r.header("X-Echo-Port"))
+            counts[port] = counts.get(port, 0) + 1
+        a, b = self.pool_ports["wrr"]
+        self.assertEqual(counts, {a: 10, b: 20})
+
+    def test_hash_header_is_sticky(self):
+        seen = {}
+        for user in ("alice", "bob", "carol", "dave", "erin", "frank"):
+            ports = {int(self.get("/hashed", headers={"X-User-Id": user}).header("X-Echo-Port"))
+                     for _ in range(5)}
+            self.assertEqual(len(ports), 1, "user %s spread over %s" % (user, ports))
+            seen[user] = ports.pop()
+        self.assertTrue(set(seen.values()) <= set(self.pool_ports["hashed"]))
+
+    def test_404_body_never_parsed_as_a_request(self):
+        """The body of an unrouted POST is data, not the next request:
+        one 404 and no answer for what the body looks like."""
+        inner = "GET /v1/users/smuggled HTTP/1.1\r\nHost: t\r\n\r\n"
+        with gwtest.RawConn(self.gw.port) as c:
+            c.send("POST /nowhere HTTP/1.1\r\nHost: t\r\nContent-Length: %d\r\n\r\n%s"
+                   % (len(inner), inner))
+            r = c.read_response()
+            self.assertEqual(r.status, 404)
+            if (r.header("Connection") or "").lower() != "close":
+                c.send("GET /v1/users/next HTTP/1.1\r\nHost: t\r\n\r\n")
+                r2 = c.read_response()
+                self.assertEqual(gwtest.echo_json(r2)["path"], "/v1/users/next")
+            else:
+                self.assertTrue(c.closed_by_peer())
+                self.assertNotIn(b"smuggled", c.buf)
+                self.assertEqual(c.buf, b"")
+
+    def test_head_404_has_no_body(self):
+        with gwtest.RawConn(self.gw.port) as c:
+            c.send("HEAD /nowhere HTTP/1.1\r\nHost: t\r\n\r\n"
+                   "GET /v1/users/after-head HTTP/1.1\r\nHost: t\r\n\r\n")
+            r = c.read_response(method="HEAD")
+            self.assertEqual(r.status, 404)
+            r2 = c.read_response()
+            self.assertEqual(r2.status, 200, "body bytes after a HEAD 404? %r" % r2)
+            self.assertEqual(gwtest.echo_json(r2)["path"], "/v1/users/after-head")
 
 
 if __name__ == "__main__":
