@@ -10,30 +10,8 @@
 #include <time.h>
 
 #include "lib/clock.h"
+#include "lib/json.h"
 #include "worker/stages.h"
-
-/* Escape <src> as JSON string content into <dst>; truncates safely. */
-static void json_str(char *dst, size_t cap, const char *src)
-{
-	static const char hex[] = "0123456789abcdef";
-	size_t n = 0;
-
-	for (; *src && n + 7 < cap; src++) {
-		unsigned char ch = (unsigned char)*src;
-		if (ch == '"' || ch == '\\') {
-			dst[n++] = '\\';
-			dst[n++] = (char)ch;
-		} else if (ch < 0x20 || ch == 0x7f) {
-			memcpy(dst + n, "\\u00", 4);
-			dst[n + 4] = hex[ch >> 4];
-			dst[n + 5] = hex[ch & 0xf];
-			n += 6;
-		} else {
-			dst[n++] = (char)ch;
-		}
-	}
-	dst[n] = '\0';
-}
 
 static void iso_time(char *out, size_t cap)
 {
@@ -58,9 +36,9 @@ enum stage_result stage_log(struct worker *w, struct exchange *ex)
 	if (!w->access_log_on)
 		return STAGE_CONTINUE;
 	iso_time(when, sizeof(when));
-	json_str(method, sizeof(method), ex->method_name);
-	json_str(target, sizeof(target), ex->target);
-	json_str(route, sizeof(route), ex->route >= 0 ? cfg->routes[ex->route].name : "");
+	json_escape(method, sizeof(method), ex->method_name);
+	json_escape(target, sizeof(target), ex->target);
+	json_escape(route, sizeof(route), ex->route >= 0 ? cfg->routes[ex->route].name : "");
 	if (ex->t_up_start_ns) {
 		upstream = cfg->services[ex->service].instances[ex->instance].addr.text;
 		uint64_t end = ex->t_up_end_ns ? ex->t_up_end_ns : now;

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "lib/json.h"
 #include "worker/conn.h"
 #include "worker/stages.h"
 #include "worker/transform.h"
@@ -58,27 +59,6 @@ static const char *http_date(void)
 	return text;
 }
 
-/* Error texts are static strings of ours, but escape anyway so a future
- * message with a quote cannot break the JSON. */
-static size_t json_escape(char *dst, size_t cap, const char *src)
-{
-	size_t n = 0;
-
-	for (; *src && n + 7 < cap; src++) {
-		unsigned char ch = (unsigned char)*src;
-		if (ch == '"' || ch == '\\') {
-			dst[n++] = '\\';
-			dst[n++] = (char)ch;
-		} else if (ch < 0x20) {
-			n += (size_t)snprintf(dst + n, cap - n, "\\u%04x", ch);
-		} else {
-			dst[n++] = (char)ch;
-		}
-	}
-	dst[n] = '\0';
-	return n;
-}
-
 void respond_error(struct worker *w, struct exchange *ex)
 {
 	struct conn *c = ex->client;
@@ -87,6 +67,8 @@ void respond_error(struct worker *w, struct exchange *ex)
 
 	if (!ex->req_body_done || w->draining)
 		ex->keep_alive = false;
+	/* Our messages are plain, but escaping keeps a future one with a
+	 * quote from breaking the JSON. */
 	json_escape(msg, sizeof(msg), ex->error ? ex->error : http_status_reason(ex->status));
 	body_len = snprintf(body, sizeof(body), "{\"error\":\"%s\",\"status\":%u,\"request_id\":\"%s\"}\n",
 			    msg, ex->status, ex->request_id);

@@ -330,6 +330,16 @@ int upstream_pump_response(struct worker *w, struct exchange *ex)
 	return 0;
 }
 
+/* Stream what the upstream sent of the body; the pipeline moves on once it
+ * is complete. */
+static void continue_response(struct worker *w, struct exchange *ex)
+{
+	if (upstream_pump_response(w, ex) != 0)
+		pipeline_fail(w, ex, ex->status, ex->error);
+	else if (ex->resp_done)
+		pipeline_resume(w, ex);
+}
+
 void upstream_resume(struct worker *w, struct exchange *ex)
 {
 	struct conn *up = ex->up;
@@ -337,12 +347,16 @@ void upstream_resume(struct worker *w, struct exchange *ex)
 	if (!up)
 		return;
 	conn_resume_recv(w, up);
-	if (!ex->resp_head_sent)
-		return;
-	if (upstream_pump_response(w, ex) != 0)
-		pipeline_fail(w, ex, ex->status, ex->error);
-	else if (ex->resp_done)
-		pipeline_resume(w, ex);
+	if (ex->resp_head_sent)
+		continue_response(w, ex);
+}
+
+/* Anything but silence from a parked connection (data, EOF, its idle
+ * deadline) ends it: data out of turn means it cannot be trusted. */
+static void drop_idle(struct worker *w, struct conn *up)
+{
+	pool_remove(w, up);
+	conn_close(w, up);
 }
 
 /* Parse response heads, forwarding interim 1xx ones. 0 when the caller
@@ -393,10 +407,7 @@ void upstream_on_data(struct worker *w, struct conn *up)
 	struct exchange *ex = up->up.ex;
 
 	if (!ex) {
-		/* An idle upstream has nothing to say; if it speaks, the
-		 * connection is out of step and cannot be trusted. */
-		pool_remove(w, up);
-		conn_close(w, up);
+		drop_idle(w, up);
 		return;
 	}
 	arm_timer(w, up, service_of(w, ex)->timeout_ms);
@@ -405,12 +416,8 @@ void upstream_on_data(struct worker *w, struct conn *up)
 			pipeline_resume(w, ex);
 		return;
 	}
-	if (!ex->resp_head_sent)
-		return;
-	if (upstream_pump_response(w, ex) != 0)
-		pipeline_fail(w, ex, ex->status, ex->error);
-	else if (ex->resp_done)
-		pipeline_resume(w, ex);
+	if (ex->resp_head_sent)
+		continue_response(w, ex);
 }
 
 /* A reused connection that closes before answering gets one replay, when
@@ -426,8 +433,7 @@ void upstream_on_eof(struct worker *w, struct conn *up, int err)
 	struct exchange *ex = up->up.ex;
 
 	if (!ex) {
-		pool_remove(w, up);
-		conn_close(w, up);
+		drop_idle(w, up);
 		return;
 	}
 	if (err == 0 && ex->resp_head_sent && ex->resp_mode == HTTP_BODY_UNTIL_CLOSE) {
@@ -452,8 +458,7 @@ void upstream_on_timeout(struct worker *w, struct conn *up)
 	struct exchange *ex = up->up.ex;
 
 	if (!ex) {
-		pool_remove(w, up);
-		conn_close(w, up);
+		drop_idle(w, up);
 		return;
 	}
 	pipeline_fail(w, ex, 504, up->up.phase == UPSTREAM_CONNECTING ? "upstream connect timeout"

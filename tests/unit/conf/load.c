@@ -10,74 +10,7 @@
 
 #include "conf/config.h"
 #include "tests/unit/check.h"
-
-/* Load <ini> from a mkstemp() file; diag output has the file's name
- * replaced by "x.ini" so expectations can spell whole messages. */
-struct loaded {
-	struct gw_config *cfg;
-	int rc;
-	char *diag;
-};
-
-static char *replace_all(const char *s, const char *from, const char *to)
-{
-	size_t n = 0, flen = strlen(from), tlen = strlen(to);
-	char *out, *o;
-
-	for (const char *p = strstr(s, from); p; p = strstr(p + flen, from))
-		n++;
-	out = o = malloc(strlen(s) + n * tlen + 1);
-	if (!out)
-		abort();
-	while (*s) {
-		if (strncmp(s, from, flen) == 0) {
-			memcpy(o, to, tlen);
-			o += tlen;
-			s += flen;
-		} else {
-			*o++ = *s++;
-		}
-	}
-	*o = '\0';
-	return out;
-}
-
-static struct loaded load_len(const char *ini, size_t len)
-{
-	char path[] = "/tmp/gw-conf-test-XXXXXX";
-	struct loaded l = { 0 };
-	char *buf = NULL;
-	size_t size = 0;
-	FILE *diag;
-	int fd;
-
-	fd = mkstemp(path);
-	if (fd < 0 || write(fd, ini, len) != (ssize_t)len) {
-		perror("mkstemp/write");
-		exit(T_EXIT_FAIL);
-	}
-	close(fd);
-	diag = open_memstream(&buf, &size);
-	if (!diag)
-		abort();
-	l.rc = conf_load(path, diag, &l.cfg);
-	fclose(diag);
-	unlink(path);
-	l.diag = replace_all(buf, path, "x.ini");
-	free(buf);
-	return l;
-}
-
-static struct loaded load(const char *ini)
-{
-	return load_len(ini, strlen(ini));
-}
-
-static void loaded_free(struct loaded *l)
-{
-	conf_free(l->cfg);
-	free(l->diag);
-}
+#include "tests/unit/conf/load_helpers.h"
 
 /* Lines 1-2, 3-4 and 5-7 of most cases below. */
 #define GW "[gateway]\nlisten = 127.0.0.1:8080\n"
