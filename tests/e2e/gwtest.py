@@ -283,11 +283,12 @@ def ini(template, **subs):
 
 def gateway_section(workers=1, **extra):
     """The [gateway] section every test starts from: an ephemeral port,
-    access log on stderr, no CPU pinning. extra adds key = value lines."""
-    lines = ["[gateway]", "listen = 127.0.0.1:0", "workers = %d" % workers,
-             "pin_workers = no", "access_log = stderr", "log_level = info"]
-    lines += ["%s = %s" % kv for kv in extra.items()]
-    return "\n".join(lines) + "\n\n"
+    access log on stderr, no CPU pinning. extra adds key = value lines or
+    overrides these defaults."""
+    keys = {"listen": "127.0.0.1:0", "workers": str(workers), "pin_workers": "no",
+            "access_log": "stderr", "log_level": "info"}
+    keys.update(extra)
+    return "[gateway]\n" + "".join("%s = %s\n" % kv for kv in keys.items()) + "\n"
 
 
 class Gateway:
@@ -371,6 +372,29 @@ class Gateway:
                                  % (rc, "\n".join(self.diagnostics()[-40:])))
         shutil.rmtree(self.dir, ignore_errors=True)
         return rc
+
+
+ONE_ROUTE = """
+[service echo]
+instance = 127.0.0.1:$port
+
+[route all]
+path = /
+service = echo
+"""
+
+
+def echo_behind_gateway(case, **gateway_extra):
+    """The common fixture: one gw-echo and a one-worker gatewayd routing
+    everything to it, both stopped by case's cleanups (case is a TestCase
+    class in setUpClass, or an instance). gateway_extra adds [gateway] keys.
+    Returns (echo, gateway)."""
+    add = case.addClassCleanup if isinstance(case, type) else case.addCleanup
+    echo = Echo()
+    add(echo.stop)
+    gw = Gateway(gateway_section(**gateway_extra) + ini(ONE_ROUTE, port=echo.port))
+    add(gw.stop)
+    return echo, gw
 
 
 def run_gatewayd(args, timeout=TIMEOUT):

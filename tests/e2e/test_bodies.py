@@ -16,17 +16,7 @@ MIB = 1 << 20
 class Bodies(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.echo = gwtest.Echo()
-        cls.addClassCleanup(cls.echo.stop)
-        cls.gw = gwtest.Gateway(gwtest.gateway_section(max_body_bytes="8M") + gwtest.ini("""
-            [service echo]
-            instance = 127.0.0.1:$port
-
-            [route all]
-            path = /
-            service = echo
-            """, port=cls.echo.port))
-        cls.addClassCleanup(cls.gw.stop)
+        cls.echo, cls.gw = gwtest.echo_behind_gateway(cls, max_body_bytes="8M")
 
     def req(self, method, path, body=None, headers=None):
         return gwtest.request(self.gw.port, method, path, body=body, headers=headers)

@@ -16,17 +16,7 @@ import gwtest  # noqa: E402
 class Headers(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.echo = gwtest.Echo()
-        cls.addClassCleanup(cls.echo.stop)
-        cls.gw = gwtest.Gateway(gwtest.gateway_section() + gwtest.ini("""
-            [service echo]
-            instance = 127.0.0.1:$port
-
-            [route all]
-            path = /
-            service = echo
-            """, port=cls.echo.port))
-        cls.addClassCleanup(cls.gw.stop)
+        cls.echo, cls.gw = gwtest.echo_behind_gateway(cls)
 
     def seen(self, path="/h", headers=None, raw=None):
         """(response, the echo's view of the request)."""

@@ -109,18 +109,7 @@ class Pinning(unittest.TestCase):
     def test_workers_pinned_to_distinct_cpus(self):
         cpus = sorted(os.sched_getaffinity(0))
         self.assertGreaterEqual(len(cpus), 2, "the test machine has two CPUs")
-        echo = gwtest.Echo()
-        self.addCleanup(echo.stop)
-        text = gwtest.gateway_section(workers=2).replace("pin_workers = no", "pin_workers = yes")
-        gw = gwtest.Gateway(text + gwtest.ini("""
-            [service echo]
-            instance = 127.0.0.1:$port
-
-            [route all]
-            path = /
-            service = echo
-            """, port=echo.port))
-        self.addCleanup(gw.stop)
+        _, gw = gwtest.echo_behind_gateway(self, workers=2, pin_workers="yes")
         workers = gwtest.wait_until(lambda: len(gw.workers()) == 2 and gw.workers(),
                                     what="two workers")
         masks = sorted(tuple(sorted(os.sched_getaffinity(p))) for p in workers)
