@@ -5,6 +5,9 @@
  * master's ring or signalfd (it closes both, so a respawned worker holds
  * nothing of the master's loop), and it closes the other slots' listeners
  * so that a worker can only ever accept on its own. */
+#ifdef GW_SANITIZE
+#include <sanitizer/lsan_interface.h>
+#endif
 #include "master/master.h"
 
 #include <errno.h>
@@ -70,7 +73,13 @@ static void __attribute__((noreturn)) spawn_child(const struct master *m, unsign
 	spawn_close_master_fds(m, slot);
 	if (m->pin)
 		spawn_pin(m, slot);
-	_exit(worker_run(m->cfg, slot, master_listen_slot_fds(&m->ls, slot)));
+	int status = worker_run(m->cfg, slot, master_listen_slot_fds(&m->ls, slot));
+#ifdef GW_SANITIZE
+	/* _exit() skips LeakSanitizer's atexit check; a worker's leaks are
+	 * the ones worth finding, so check here (it exits non-zero on a leak). */
+	__lsan_do_leak_check();
+#endif
+	_exit(status);
 }
 
 int master_spawn(struct master *m, unsigned slot, uint64_t now_ms)

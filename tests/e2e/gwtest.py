@@ -51,6 +51,9 @@ VERBOSE = bool(os.environ.get("GW_E2E_VERBOSE"))
 
 SKIP = 77
 
+# Lines that start a sanitizer report (ASan, LSan, UBSan).
+SANITIZER_MARKS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:")
+
 
 # ---------------------------------------------------------------- processes
 
@@ -199,7 +202,16 @@ class Proc:
         with _started_lock:
             if self in _started:
                 _started.remove(self)
+        self.check_sanitizers()
         return rc
+
+    def check_sanitizers(self):
+        """In a -Dsanitize=true build, a report from any of our processes
+        (workers share the master's stderr) fails the test that stopped it."""
+        reports = [l for l in self.stderr.snapshot() if any(m in l for m in SANITIZER_MARKS)]
+        if reports:
+            raise AssertionError("%s: sanitizer report:\n%s" % (self.name, "\n".join(
+                self.stderr.snapshot()[-60:])))
 
     def close_pipes(self):
         for pipe in (self.popen.stdout, self.popen.stderr):
