@@ -609,6 +609,14 @@ def raw_exchange(port, data, timeout=TIMEOUT):
         return c.buf, closed
 
 
+def keepalive_client(case, port):
+    """An http.client connection to port, kept across requests and closed
+    by case's cleanup."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=TIMEOUT)
+    case.addCleanup(conn.close)
+    return conn
+
+
 def status_of(data):
     """Status code of the first status line in data, or None."""
     m = re.match(rb"HTTP/1\.\d (\d{3})", data)
@@ -633,6 +641,44 @@ def free_port():
     port = s.getsockname()[1]
     s.close()
     return port
+
+
+# ---------------------------------------------------------------- assertions
+# Steps that many test files take, each written once; case is the running
+# unittest.TestCase.
+
+def assert_echoed(case, r, path, msg=None):
+    """r is gw-echo's 200 answer for path: its own response, not stray bytes
+    of an earlier one. msg, when given, leads the status mismatch report."""
+    case.assertEqual(r.status, 200, "%s %r" % (msg, r) if msg else None)
+    case.assertEqual(echo_json(r)["path"], path)
+
+
+def assert_serves_next(case, c, path, msg=None):
+    """The raw connection c still serves: a GET for path sent on it comes
+    back from gw-echo (assert_echoed)."""
+    c.send("GET %s HTTP/1.1\r\nHost: t\r\n\r\n" % path)
+    assert_echoed(case, c.read_response(), path, msg)
+
+
+def assert_closed_clean(case, c, open_msg=None, bytes_msg=None, timeout=TIMEOUT):
+    """The peer closes the raw connection c within timeout and sends
+    nothing more."""
+    case.assertTrue(c.closed_by_peer(timeout), open_msg)
+    case.assertEqual(c.buf, b"", bytes_msg)
+
+
+def assert_head_only(case, port, data, content_length):
+    """Send data, a HEAD request the gateway answers and then closes, and
+    read until the close: a 200 head with this Content-Length, then not one
+    body byte."""
+    with RawConn(port) as c:
+        c.send(data)
+        out = c.read_all()
+    head, _, rest = out.partition(b"\r\n\r\n")
+    case.assertEqual(status_of(out), 200)
+    case.assertIn(b"Content-Length: %d" % content_length, head)
+    case.assertEqual(rest, b"")
 
 
 # ---------------------------------------------------------------- /proc/net/tcp

@@ -2,7 +2,6 @@
 and large downloads, Expect: 100-continue, HEAD, 204 and 304."""
 
 import hashlib
-import http.client
 import os
 import sys
 import unittest
@@ -60,8 +59,7 @@ class Bodies(unittest.TestCase):
         self.assertNotIn("content-length", doc["headers"])
 
     def test_chunked_download(self):
-        conn = http.client.HTTPConnection("127.0.0.1", self.gw.port, timeout=gwtest.TIMEOUT)
-        self.addCleanup(conn.close)
+        conn = gwtest.keepalive_client(self, self.gw.port)
         conn.request("GET", "/d?chunked=1&size=100000")
         r = conn.getresponse()
         self.assertEqual(r.status, 200)
@@ -69,10 +67,7 @@ class Bodies(unittest.TestCase):
         self.assertIsNone(r.getheader("Content-Length"))
         self.assertEqual(r.read(), gwtest.pattern(100000))
         # the connection survives a chunked body
-        conn.request("GET", "/d2")
-        r2 = conn.getresponse()
-        self.assertEqual(r2.status, 200)
-        r2.read()
+        gwtest.assert_echoed(self, gwtest.request(self.gw.port, "GET", "/d2", conn=conn), "/d2")
 
     def test_chunked_download_with_trailer(self):
         with gwtest.RawConn(self.gw.port) as c:
@@ -80,8 +75,7 @@ class Bodies(unittest.TestCase):
             r = c.read_response()
             self.assertEqual(r.status, 200)
             self.assertEqual(r.body, gwtest.pattern(40000))
-            c.send("GET /after HTTP/1.1\r\nHost: t\r\n\r\n")
-            self.assertEqual(gwtest.echo_json(c.read_response())["path"], "/after")
+            gwtest.assert_serves_next(self, c, "/after")
 
     def test_chunked_json_download(self):
         r = self.req("GET", "/dj?chunked=1")
@@ -143,27 +137,19 @@ class Bodies(unittest.TestCase):
         self.assertEqual((r.status, r.body), (200, b"hello"))
 
     def test_head(self):
-        conn = http.client.HTTPConnection("127.0.0.1", self.gw.port, timeout=gwtest.TIMEOUT)
-        self.addCleanup(conn.close)
+        conn = gwtest.keepalive_client(self, self.gw.port)
         conn.request("HEAD", "/h?size=1234")
         r = conn.getresponse()
         self.assertEqual(r.status, 200)
         self.assertEqual(r.getheader("Content-Length"), "1234")
         self.assertEqual(r.read(), b"")
         # no stray body bytes: the next response on the connection parses
-        conn.request("GET", "/h2")
-        r2 = conn.getresponse()
-        self.assertEqual(r2.status, 200)
-        self.assertEqual(gwtest.echo_json(gwtest.Response(200, "", [], r2.read()))["path"], "/h2")
+        gwtest.assert_echoed(self, gwtest.request(self.gw.port, "GET", "/h2", conn=conn), "/h2")
 
     def test_head_raw_no_body_bytes(self):
-        with gwtest.RawConn(self.gw.port) as c:
-            c.send("HEAD /h?size=50 HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
-            data = c.read_all()
-        head, _, rest = data.partition(b"\r\n\r\n")
-        self.assertEqual(gwtest.status_of(data), 200)
-        self.assertIn(b"Content-Length: 50", head)
-        self.assertEqual(rest, b"")
+        gwtest.assert_head_only(
+            self, self.gw.port,
+            "HEAD /h?size=50 HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n", 50)
 
     def test_head_of_chunked_response(self):
         """HEAD where the GET would be chunked: no body bytes, and the
@@ -173,9 +159,7 @@ class Bodies(unittest.TestCase):
                    "GET /hc-next HTTP/1.1\r\nHost: t\r\n\r\n")
             r = c.read_response(method="HEAD")
             self.assertEqual(r.status, 200)
-            r2 = c.read_response()
-            self.assertEqual(r2.status, 200, "stray bytes after HEAD? %r" % r2)
-            self.assertEqual(gwtest.echo_json(r2)["path"], "/hc-next")
+            gwtest.assert_echoed(self, c.read_response(), "/hc-next", "stray bytes after HEAD?")
 
     def test_large_download_slow_reader(self):
         """16 MiB read in small pieces, slower than the upstream writes:
@@ -210,10 +194,7 @@ class Bodies(unittest.TestCase):
             self.assertEqual(r.status, 204)
             self.assertIsNone(r.header("Content-Length"), "204 must not carry Content-Length")
             self.assertIsNone(r.header("Transfer-Encoding"))
-            c.send("GET /after204 HTTP/1.1\r\nHost: t\r\n\r\n")
-            r2 = c.read_response()
-            self.assertEqual(r2.status, 200, "stray bytes after the 204? %r" % r2)
-            self.assertEqual(gwtest.echo_json(r2)["path"], "/after204")
+            gwtest.assert_serves_next(self, c, "/after204", "stray bytes after the 204?")
 
     def test_304(self):
         with gwtest.RawConn(self.gw.port) as c:
@@ -221,10 +202,7 @@ class Bodies(unittest.TestCase):
             r = c.read_response()
             self.assertEqual(r.status, 304)
             self.assertIsNone(r.header("Transfer-Encoding"))
-            c.send("GET /after304 HTTP/1.1\r\nHost: t\r\n\r\n")
-            r2 = c.read_response()
-            self.assertEqual(r2.status, 200, "stray bytes after the 304? %r" % r2)
-            self.assertEqual(gwtest.echo_json(r2)["path"], "/after304")
+            gwtest.assert_serves_next(self, c, "/after304", "stray bytes after the 304?")
 
     def test_other_statuses_passed_through(self):
         for status in (201, 404, 418, 500, 503):

@@ -132,9 +132,8 @@ class Errors(unittest.TestCase):
             c.send(data)
             r = c.read_response()
             self.assertErrorResponse(r, status)
-            self.assertTrue(c.closed_by_peer(timeout),
-                            "connection left open after %d" % status)
-            self.assertEqual(c.buf, b"", "bytes after the %d response" % status)
+            gwtest.assert_closed_clean(self, c, "connection left open after %d" % status,
+                                       "bytes after the %d response" % status, timeout)
         return r
 
     def assertUsableOrClosed(self, c, r):
@@ -143,10 +142,7 @@ class Errors(unittest.TestCase):
         if (r.header("Connection") or "").lower() == "close":
             self.assertTrue(c.closed_by_peer())
             return
-        c.send("GET /next HTTP/1.1\r\nHost: t\r\n\r\n")
-        r2 = c.read_response()
-        self.assertEqual(r2.status, 200)
-        self.assertEqual(gwtest.echo_json(r2)["path"], "/next")
+        gwtest.assert_serves_next(self, c, "/next")
 
     # --- 400
 
@@ -210,8 +206,7 @@ class Errors(unittest.TestCase):
         """A client that never sends a byte is closed after header_timeout,
         without a response."""
         with gwtest.RawConn(self.gw.port) as c:
-            self.assertTrue(c.closed_by_peer(), "silent connection left open")
-            self.assertEqual(c.buf, b"")
+            gwtest.assert_closed_clean(self, c, "silent connection left open")
 
     def test_idle_keepalive_closed(self):
         with gwtest.RawConn(self.gw.port) as c:
@@ -219,8 +214,8 @@ class Errors(unittest.TestCase):
             r = c.read_response()
             self.assertEqual(r.status, 200)
             self.assertNotEqual((r.header("Connection") or "").lower(), "close")
-            self.assertTrue(c.closed_by_peer(), "idle keep-alive connection left open")
-            self.assertEqual(c.buf, b"", "bytes sent on an idle connection")
+            gwtest.assert_closed_clean(self, c, "idle keep-alive connection left open",
+                                       "bytes sent on an idle connection")
 
     # --- upstream failures
 

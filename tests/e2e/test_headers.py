@@ -120,10 +120,7 @@ class Headers(unittest.TestCase):
             r = c.read_response()
             self.assertEqual(r.status, 200)
             self.assertNotIn("close", (r.header("Connection") or "").lower())
-            c.send("GET /again HTTP/1.1\r\nHost: t\r\n\r\n")
-            r2 = c.read_response()
-            self.assertEqual(r2.status, 200)
-            self.assertEqual(gwtest.echo_json(r2)["path"], "/again")
+            gwtest.assert_serves_next(self, c, "/again")
 
     def test_upstream_server_not_passed(self):
         r, _ = self.seen()

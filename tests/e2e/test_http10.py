@@ -23,8 +23,7 @@ class Http10(unittest.TestCase):
             self.assertEqual(r.header("Content-Length"), "5000")
             self.assertIsNone(r.header("Transfer-Encoding"))
             self.assertEqual(r.body, gwtest.pattern(5000))
-            self.assertTrue(c.closed_by_peer(), "1.0 without keep-alive must be closed")
-            self.assertEqual(c.buf, b"")
+            gwtest.assert_closed_clean(self, c, "1.0 without keep-alive must be closed")
 
     def test_json_body_without_host(self):
         with gwtest.RawConn(self.gw.port) as c:
@@ -70,13 +69,7 @@ class Http10(unittest.TestCase):
             self.assertTrue(c.closed_by_peer())
 
     def test_head_http10(self):
-        with gwtest.RawConn(self.gw.port) as c:
-            c.send("HEAD /h10?size=77 HTTP/1.0\r\n\r\n")
-            data = c.read_all()
-        head, _, rest = data.partition(b"\r\n\r\n")
-        self.assertEqual(gwtest.status_of(data), 200)
-        self.assertIn(b"Content-Length: 77", head)
-        self.assertEqual(rest, b"")
+        gwtest.assert_head_only(self, self.gw.port, "HEAD /h10?size=77 HTTP/1.0\r\n\r\n", 77)
 
 
 if __name__ == "__main__":

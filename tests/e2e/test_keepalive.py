@@ -32,13 +32,11 @@ class KeepAlive(unittest.TestCase):
         self.addCleanup(self.gw.stop)
 
     def test_client_connection_reused(self):
-        conn = http.client.HTTPConnection("127.0.0.1", self.gw.port, timeout=gwtest.TIMEOUT)
-        self.addCleanup(conn.close)
+        conn = gwtest.keepalive_client(self, self.gw.port)
         sock, local = None, None
         for i in range(20):
             r = gwtest.request(self.gw.port, "GET", "/ka/%d" % i, conn=conn)
-            self.assertEqual(r.status, 200)
-            self.assertEqual(gwtest.echo_json(r)["path"], "/ka/%d" % i)
+            gwtest.assert_echoed(self, r, "/ka/%d" % i)
             self.assertNotIn("close", (r.header("Connection") or "").lower())
             if sock is None:
                 sock, local = conn.sock, conn.sock.getsockname()
@@ -50,8 +48,7 @@ class KeepAlive(unittest.TestCase):
     def test_upstream_connections_pooled(self):
         """50 sequential requests through one worker with keepalive = 4 use
         at most 2 upstream connections, not 50."""
-        conn = http.client.HTTPConnection("127.0.0.1", self.gw.port, timeout=gwtest.TIMEOUT)
-        self.addCleanup(conn.close)
+        conn = gwtest.keepalive_client(self, self.gw.port)
         most_established = 0
         for i in range(50):
             r = gwtest.request(self.gw.port, "GET", "/pool/%d" % i, conn=conn)
@@ -107,8 +104,7 @@ class KeepAlive(unittest.TestCase):
                 doc = gwtest.echo_json(r)
                 self.assertEqual((doc["path"], doc["query"]), ("/pipe/%d" % i, "n=%d" % i))
             # and the connection is still usable afterwards
-            c.send("GET /pipe/after HTTP/1.1\r\nHost: t\r\n\r\n")
-            self.assertEqual(gwtest.echo_json(c.read_response())["path"], "/pipe/after")
+            gwtest.assert_serves_next(self, c, "/pipe/after")
 
     def test_pipelining_mixed_bodies(self):
         """Pipelined POSTs with bodies, a HEAD and a GET: each answer framed
@@ -126,8 +122,7 @@ class KeepAlive(unittest.TestCase):
             self.assertEqual((r1.status, r1.header("Content-Length")), (200, "100"))
             r2 = c.read_response()
             self.assertEqual((r2.status, r2.body), (200, b"abc"))
-            r3 = c.read_response()
-            self.assertEqual(gwtest.echo_json(r3)["path"], "/pb/3")
+            gwtest.assert_echoed(self, c.read_response(), "/pb/3")
 
     def test_connection_close_honoured(self):
         with gwtest.RawConn(self.gw.port) as c:

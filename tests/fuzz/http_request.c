@@ -13,138 +13,62 @@
  *        lib/http1*.c lib/buf.c lib/log.c
  */
 #include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
 
-#include "tests/unit/lib/http1_harness.h"
-
-#define MAX_MESSAGES 8
-#define MAX_TRAILER 256
+#include "tests/fuzz/fuzz_http.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-/* FNV-1a: any mutation moves the cut points. */
-static uint64_t input_hash(const uint8_t *data, size_t size)
-{
-	uint64_t h = 0xcbf29ce484222325;
-	size_t i;
-
-	for (i = 0; i < size; i++)
-		h = (h ^ data[i]) * 0x100000001b3;
-	return h;
-}
-
-static void fail(const char *what)
-{
-	fprintf(stderr, "http_request fuzz: %s\n", what);
-	abort();
-}
-
-static bool span_inside(struct http_span s, uint32_t end)
-{
-	return s.off <= end && s.len <= end - s.off;
-}
-
-static void check_done(const struct http_request *req, size_t len, uint32_t max_head)
-{
-	const struct http_head_common *h = &req->h;
-	uint32_t end = h->head_len;
-	unsigned i;
-
-	if (end > len || end > max_head || h->n_fields > HTTP_MAX_HEADERS ||
-	    h->n_conn_tokens > HTTP_MAX_CONN_TOKENS || h->version_minor > 1)
-		fail("head bounds");
-	if (!req->method_name.len || !req->target.len || h->content_length < -1 ||
-	    (h->chunked && h->content_length != -1))
-		fail("request line or framing");
-	if (!span_inside(req->method_name, end) || !span_inside(req->target, end) ||
-	    !span_inside(req->path, end) || !span_inside(req->query, end) ||
-	    !span_inside(req->host, end))
-		fail("request span outside the head");
-	for (i = 0; i < h->n_fields; i++)
-		if (!span_inside(h->fields[i].name, end) || !span_inside(h->fields[i].value, end) ||
-		    !h->fields[i].name.len)
-			fail("field span");
-	for (i = 0; i < h->n_conn_tokens; i++)
-		if (!span_inside(h->conn_tokens[i], end) || !h->conn_tokens[i].len)
-			fail("connection token span");
-}
-
-static void check_error(const struct http_parser *p)
+static void check_error(const struct fuzz_http_target *t, const struct http_parser *p)
 {
 	if (!p->error || (p->status != 400 && p->status != 414 && p->status != 431 &&
 			  p->status != 501 && p->status != 505))
-		fail("error status");
+		fuzz_fail(t->name, "error status");
 }
 
-/* Frame the body after <req>: whole and in two pieces. Returns the bytes
- * it took, or -1 when the stream cannot go on. */
-static long body_step(const struct http_request *req, const char *s, size_t len, uint8_t cut)
+static void check_done(const struct fuzz_http_target *t, const struct head_run *r, size_t len)
 {
-	enum http_body_mode mode = http_request_body_mode(req);
-	uint64_t cl = req->h.content_length > 0 ? (uint64_t)req->h.content_length : 0;
-	size_t cuts[2] = { cut % (len + 1), len };
-	struct body_run whole, split;
+	const struct http_request *req = &r->req;
+	const struct http_head_common *h = &req->h;
+	uint32_t end = h->head_len;
 
-	body_run(mode, cl, MAX_TRAILER, s, &len, 1, &whole);
-	body_run(mode, cl, MAX_TRAILER, s, cuts, 2, &split);
-	body_compare(__LINE__, "two-piece", &whole, &split);
-	if (check_failures)
-		fail("body split differs");
-	if (whole.consumed > len || whole.total > whole.consumed)
-		fail("body counts");
+	fuzz_head_bounds(t, h, len);
+	if (!req->method_name.len || !req->target.len || h->content_length < -1 ||
+	    (h->chunked && h->content_length != -1))
+		fuzz_fail(t->name, "request line or framing");
+	if (!fuzz_span_inside(req->method_name, end) || !fuzz_span_inside(req->target, end) ||
+	    !fuzz_span_inside(req->path, end) || !fuzz_span_inside(req->query, end) ||
+	    !fuzz_span_inside(req->host, end))
+		fuzz_fail(t->name, "request span outside the head");
+	fuzz_head_spans(t, h);
+}
+
+static long body_step(const struct fuzz_http_target *t, const struct head_run *r,
+		      const char *s, size_t len, uint8_t cut)
+{
+	enum http_body_mode mode = http_request_body_mode(&r->req);
+	uint64_t cl = r->req.h.content_length > 0 ? (uint64_t)r->req.h.content_length : 0;
+	struct body_run whole;
+
+	fuzz_body_split(t, mode, cl, s, len, cut, &whole);
 	if (mode == HTTP_BODY_LENGTH && whole.rc == HTTP_DONE && whole.total != cl)
-		fail("length body total");
+		fuzz_fail(t->name, "length body total");
 	if (whole.rc == HTTP_ERROR && !whole.error)
-		fail("body error without reason");
+		fuzz_fail(t->name, "body error without reason");
 	return whole.rc == HTTP_DONE ? (long)whole.consumed : -1;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct head_run *whole, *split;
-	uint32_t max_head;
-	const char *s;
-	size_t len, cuts[3], a, b;
-	uint64_t h;
-	long body;
-	int n;
+	struct fuzz_http_target t = {
+		.name = "http_request",
+		.check_error = check_error,
+		.check_done = check_done,
+		.body_step = body_step,
+	};
 
 	if (size < 2)
 		return 0;
-	max_head = data[size - 1] & 0x80 ? 16 + (data[size - 1] & 0x7f) * 4 : 65536;
-	s = (const char *)data;
-	len = size;
-	h = input_hash(data, size);
-	whole = malloc(sizeof(*whole));
-	split = malloc(sizeof(*split));
-	if (!whole || !split)
-		abort();
-	for (n = 0; n < MAX_MESSAGES && len; n++) {
-		a = (h >> 8 * (n % 4)) % (len + 1);
-		b = (h >> (32 + 8 * (n % 4))) % (len + 1);
-		cuts[0] = a < b ? a : b;
-		cuts[1] = a < b ? b : a;
-		cuts[2] = len;
-		head_run(false, s, &len, 1, max_head, 0x00, whole);
-		head_run(false, s, cuts, 3, max_head, 0xff, split);
-		head_compare(__LINE__, "three-piece", false, whole, split);
-		if (check_failures)
-			fail("head split differs");
-		if (whole->rc == HTTP_ERROR)
-			check_error(&whole->p);
-		if (whole->rc != HTTP_DONE)
-			break;
-		check_done(&whole->req, len, max_head);
-		s += whole->req.h.head_len;
-		len -= whole->req.h.head_len;
-		body = body_step(&whole->req, s, len, (uint8_t)(h >> n));
-		if (body < 0)
-			break;
-		s += body;
-		len -= body;
-	}
-	free(split);
-	free(whole);
+	t.max_head = data[size - 1] & 0x80 ? 16 + (data[size - 1] & 0x7f) * 4 : 65536;
+	fuzz_http_walk(&t, data, size);
 	return 0;
 }

@@ -14,84 +14,45 @@
  *        lib/http1*.c lib/buf.c lib/log.c
  */
 #include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
 
-#include "tests/unit/lib/http1_harness.h"
-
-#define MAX_MESSAGES 8
-#define MAX_TRAILER 256
+#include "tests/fuzz/fuzz_http.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-/* FNV-1a: any mutation moves the cut points. */
-static uint64_t input_hash(const uint8_t *data, size_t size)
+static void check_error(const struct fuzz_http_target *t, const struct http_parser *p)
 {
-	uint64_t h = 0xcbf29ce484222325;
-	size_t i;
-
-	for (i = 0; i < size; i++)
-		h = (h ^ data[i]) * 0x100000001b3;
-	return h;
+	if (p->status != 502 || !p->error)
+		fuzz_fail(t->name, "error status");
 }
 
-static void fail(const char *what)
+static void check_done(const struct fuzz_http_target *t, const struct head_run *r, size_t len)
 {
-	fprintf(stderr, "http_response fuzz: %s\n", what);
-	abort();
-}
-
-static bool span_inside(struct http_span s, uint32_t end)
-{
-	return s.off <= end && s.len <= end - s.off;
-}
-
-static void check_done(const struct http_response *resp, size_t len, uint32_t max_head)
-{
+	const struct http_response *resp = &r->resp;
 	const struct http_head_common *h = &resp->h;
-	uint32_t end = h->head_len;
-	unsigned i;
 
-	if (end > len || end > max_head || h->n_fields > HTTP_MAX_HEADERS ||
-	    h->n_conn_tokens > HTTP_MAX_CONN_TOKENS || h->version_minor > 1)
-		fail("head bounds");
+	fuzz_head_bounds(t, h, len);
 	if (resp->status < 100 || resp->status > 599 || h->content_length < -1 ||
 	    (h->chunked && h->content_length != -1))
-		fail("status line or framing");
-	if (!span_inside(resp->reason, end))
-		fail("reason span outside the head");
-	for (i = 0; i < h->n_fields; i++)
-		if (!span_inside(h->fields[i].name, end) || !span_inside(h->fields[i].value, end) ||
-		    !h->fields[i].name.len)
-			fail("field span");
-	for (i = 0; i < h->n_conn_tokens; i++)
-		if (!span_inside(h->conn_tokens[i], end) || !h->conn_tokens[i].len)
-			fail("connection token span");
+		fuzz_fail(t->name, "status line or framing");
+	if (!fuzz_span_inside(resp->reason, h->head_len))
+		fuzz_fail(t->name, "reason span outside the head");
+	fuzz_head_spans(t, h);
 }
 
-/* Frame the body after <resp>: whole and in two pieces. Returns the bytes
- * it took, or -1 when the stream cannot go on. */
-static long body_step(const struct http_response *resp, enum http_method method,
+static long body_step(const struct fuzz_http_target *t, const struct head_run *r,
 		      const char *s, size_t len, uint8_t cut)
 {
-	enum http_body_mode mode = http_response_body_mode(resp, method);
-	uint64_t cl = resp->h.content_length > 0 ? (uint64_t)resp->h.content_length : 0;
-	size_t cuts[2] = { cut % (len + 1), len };
-	struct body_run whole, split;
+	enum http_body_mode mode = http_response_body_mode(&r->resp, t->method);
+	uint64_t cl = r->resp.h.content_length > 0 ? (uint64_t)r->resp.h.content_length : 0;
+	struct body_run whole;
 
-	body_run(mode, cl, MAX_TRAILER, s, &len, 1, &whole);
-	body_run(mode, cl, MAX_TRAILER, s, cuts, 2, &split);
-	body_compare(__LINE__, "two-piece", &whole, &split);
-	if (check_failures)
-		fail("body split differs");
-	if (whole.consumed > len || whole.total > whole.consumed)
-		fail("body counts");
+	fuzz_body_split(t, mode, cl, s, len, cut, &whole);
 	if (mode == HTTP_BODY_UNTIL_CLOSE && (whole.rc != HTTP_AGAIN || whole.consumed != len))
-		fail("until-close body must take everything");
+		fuzz_fail(t->name, "until-close body must take everything");
 	if (mode == HTTP_BODY_NONE && (whole.rc != HTTP_DONE || whole.consumed))
-		fail("no body must take nothing");
+		fuzz_fail(t->name, "no body must take nothing");
 	if (whole.rc == HTTP_ERROR && !whole.error)
-		fail("body error without reason");
+		fuzz_fail(t->name, "body error without reason");
 	return whole.rc == HTTP_DONE ? (long)whole.consumed : -1;
 }
 
@@ -100,52 +61,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	static const enum http_method methods[4] = {
 		HTTP_M_GET, HTTP_M_HEAD, HTTP_M_CONNECT, HTTP_M_POST,
 	};
-	struct head_run *whole, *split;
-	enum http_method method;
-	uint32_t max_head;
-	const char *s;
-	size_t len, cuts[3], a, b;
-	uint64_t h;
-	long body;
-	int n;
+	struct fuzz_http_target t = {
+		.name = "http_response",
+		.response = true,
+		.check_error = check_error,
+		.check_done = check_done,
+		.body_step = body_step,
+	};
 
 	if (size < 2)
 		return 0;
 	/* A seed ending in LF (0x0a) gets GET and the normal limit. */
-	max_head = data[size - 1] & 0x80 ? 16 + (data[size - 1] & 0x1f) * 8 : 65536;
-	method = methods[(data[size - 1] >> 5) & 3];
-	s = (const char *)data;
-	len = size;
-	h = input_hash(data, size);
-	whole = malloc(sizeof(*whole));
-	split = malloc(sizeof(*split));
-	if (!whole || !split)
-		abort();
-	for (n = 0; n < MAX_MESSAGES && len; n++) {
-		a = (h >> 8 * (n % 4)) % (len + 1);
-		b = (h >> (32 + 8 * (n % 4))) % (len + 1);
-		cuts[0] = a < b ? a : b;
-		cuts[1] = a < b ? b : a;
-		cuts[2] = len;
-		head_run(true, s, &len, 1, max_head, 0x00, whole);
-		head_run(true, s, cuts, 3, max_head, 0xff, split);
-		head_compare(__LINE__, "three-piece", true, whole, split);
-		if (check_failures)
-			fail("head split differs");
-		if (whole->rc == HTTP_ERROR && (whole->p.status != 502 || !whole->p.error))
-			fail("error status");
-		if (whole->rc != HTTP_DONE)
-			break;
-		check_done(&whole->resp, len, max_head);
-		s += whole->resp.h.head_len;
-		len -= whole->resp.h.head_len;
-		body = body_step(&whole->resp, method, s, len, (uint8_t)(h >> n));
-		if (body < 0)
-			break;
-		s += body;
-		len -= body;
-	}
-	free(split);
-	free(whole);
+	t.max_head = data[size - 1] & 0x80 ? 16 + (data[size - 1] & 0x1f) * 8 : 65536;
+	t.method = methods[(data[size - 1] >> 5) & 3];
+	fuzz_http_walk(&t, data, size);
 	return 0;
 }

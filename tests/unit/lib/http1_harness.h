@@ -162,6 +162,36 @@ static inline void head_all(int line, bool response, const char *msg, size_t len
 	free(cuts);
 }
 
+/* Parse msg[0..len) (head_all); count a failure unless it is DONE. */
+static inline void head_ok_at(int line, bool response, const char *msg, size_t len,
+			      struct head_run *r)
+{
+	head_all(line, response, msg, len, MAX_HEAD, r);
+	if (r->rc != HTTP_DONE) {
+		fprintf(stderr, "line %d: want DONE, got %d (%u %s)\n", line, r->rc, r->p.status,
+			r->rc == HTTP_ERROR ? r->p.error : "");
+		check_failures++;
+	}
+}
+
+/* Parse msg[0..len) (head_all); count a failure unless it is an error with
+ * <status> and <error> (any error when <error> is NULL). */
+static inline void head_bad_at(int line, bool response, const char *msg, size_t len,
+			       uint32_t max_head, unsigned status, const char *error)
+{
+	struct head_run r;
+
+	head_all(line, response, msg, len, max_head, &r);
+	if (r.rc != HTTP_ERROR) {
+		fprintf(stderr, "line %d: want error %u, got rc %d\n", line, status, r.rc);
+		check_failures++;
+	} else if (r.p.status != status || (error && strcmp(r.p.error, error))) {
+		fprintf(stderr, "line %d: want %u \"%s\", got %u \"%s\"\n", line, status,
+			error ? error : "*", r.p.status, r.p.error);
+		check_failures++;
+	}
+}
+
 /* Feed data[0..len) to a fresh framer, each piece data[cuts[i-1], cuts[i])
  * alone. */
 static inline void body_run(enum http_body_mode mode, uint64_t cl, uint32_t max_trailer,
@@ -227,6 +257,35 @@ static inline void body_all(int line, enum http_body_mode mode, uint64_t cl,
 	free(cuts);
 }
 
+/* A connection's byte stream msg[0..len), read one part after the other as
+ * a server would: <off> is where the next part starts and <at> where the
+ * last head started (that head's spans count from there). */
+struct stream {
+	const char *msg;
+	size_t len;
+	size_t off;
+	const char *at;
+};
+
+#define STREAM(lit) { .msg = (lit), .len = sizeof(lit) - 1 }
+
+/* Parse the next head (head_ok_at: it must be DONE) and step past it. */
+static inline void stream_head(int line, bool response, struct stream *s, struct head_run *r)
+{
+	s->at = s->msg + s->off;
+	head_ok_at(line, response, s->at, s->len - s->off, r);
+	s->off += response ? r->resp.h.head_len : r->req.h.head_len;
+}
+
+/* Frame the next body (body_all, no room for trailers) and step past what
+ * it took. */
+static inline void stream_body(int line, enum http_body_mode mode, uint64_t cl,
+			       struct stream *s, struct body_run *b)
+{
+	body_all(line, mode, cl, 0, s->msg + s->off, s->len - s->off, b);
+	s->off += b->consumed;
+}
+
 /* True when span <s> of <msg> holds exactly <want>; prints otherwise. */
 static inline bool span_is(int line, const char *msg, struct http_span s, const char *want)
 {
@@ -244,6 +303,35 @@ static inline bool span_is(int line, const char *msg, struct http_span s, const 
 }
 
 #define CHECK_SPAN(msg, s, want) CHECK(span_is(__LINE__, (msg), (s), (want)))
+
+/* <start>, a start line and <first> fields, filled up with fields X<first>,
+ * X<first + 1>... to exactly HTTP_MAX_HEADERS: it must parse with all of
+ * them; one field more must fail with <status> "too many header fields". */
+static inline void head_fields_limit(int line, bool response, const char *start, int first,
+				     unsigned status)
+{
+	char big[4096], last[16];
+	struct head_run r;
+	const struct http_head_common *h = response ? &r.resp.h : &r.req.h;
+	int i, n;
+
+	n = snprintf(big, sizeof(big), "%s", start);
+	for (i = first; i < HTTP_MAX_HEADERS; i++)
+		n += snprintf(big + n, sizeof(big) - n, "X%d: %d\r\n", i, i);
+	n += snprintf(big + n, sizeof(big) - n, "\r\n");
+	head_ok_at(line, response, big, n, &r);
+	if (h->n_fields != HTTP_MAX_HEADERS) {
+		fprintf(stderr, "line %d: %u fields, want %d\n", line, (unsigned)h->n_fields,
+			HTTP_MAX_HEADERS);
+		check_failures++;
+	}
+	snprintf(last, sizeof(last), "X%d", HTTP_MAX_HEADERS - 1);
+	if (!span_is(line, big, h->fields[HTTP_MAX_HEADERS - 1].name, last))
+		check_failures++;
+	n -= 2;
+	n += snprintf(big + n, sizeof(big) - n, "Y: 1\r\n\r\n");
+	head_bad_at(line, response, big, n, MAX_HEAD, status, "too many header fields");
+}
 
 /* A small deterministic PRNG (xorshift64*), so failures reproduce. */
 static inline uint64_t rnd_next(uint64_t *state)

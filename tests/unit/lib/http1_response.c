@@ -8,45 +8,18 @@
 
 #include "tests/unit/lib/http1_harness.h"
 
-static void resp_ok_at(int line, const char *msg, size_t len, struct head_run *r)
-{
-	head_all(line, true, msg, len, MAX_HEAD, r);
-	if (r->rc != HTTP_DONE) {
-		fprintf(stderr, "line %d: want DONE, got %d (%s)\n", line, r->rc,
-			r->rc == HTTP_ERROR ? r->p.error : "");
-		check_failures++;
-	}
-}
-
-static void resp_bad_at(int line, const char *msg, size_t len, uint32_t max_head,
-			const char *error)
-{
-	struct head_run r;
-
-	head_all(line, true, msg, len, max_head, &r);
-	if (r.rc != HTTP_ERROR) {
-		fprintf(stderr, "line %d: want error, got rc %d\n", line, r.rc);
-		check_failures++;
-	} else if (r.p.status != 502 || strcmp(r.p.error, error)) {
-		fprintf(stderr, "line %d: want 502 \"%s\", got %u \"%s\"\n", line, error,
-			r.p.status, r.p.error);
-		check_failures++;
-	}
-}
-
-#define RESP_OK(msg, r) resp_ok_at(__LINE__, MSG(msg), (r))
-#define RESP_BAD(msg, error) resp_bad_at(__LINE__, MSG(msg), MAX_HEAD, (error))
+#define RESP_OK(msg, r) head_ok_at(__LINE__, true, MSG(msg), (r))
+#define RESP_BAD(msg, error) head_bad_at(__LINE__, true, MSG(msg), MAX_HEAD, 502, (error))
 
 static void test_basic(void)
 {
 	static const char m[] = "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nServer: x\r\n\r\nhello"
 				"HTTP/1.1 404 Not Found\r\n\r\n";
-	size_t len = sizeof(m) - 1;
+	struct stream s = STREAM(m);
 	struct head_run r;
 	struct body_run b;
-	uint32_t off;
 
-	RESP_OK(m, &r);
+	stream_head(__LINE__, true, &s, &r);
 	CHECK_INT(r.resp.status, 200);
 	CHECK_SPAN(m, r.resp.reason, "OK");
 	CHECK_INT(r.resp.h.version_minor, 1);
@@ -58,14 +31,12 @@ static void test_basic(void)
 	CHECK_INT(r.resp.h.head_len, 49);
 	CHECK_INT(http_response_body_mode(&r.resp, HTTP_M_GET), HTTP_BODY_LENGTH);
 	CHECK_INT(http_response_body_mode(&r.resp, HTTP_M_HEAD), HTTP_BODY_NONE);
-	off = r.resp.h.head_len;
-	body_all(__LINE__, HTTP_BODY_LENGTH, 5, 0, m + off, len - off, &b);
+	stream_body(__LINE__, HTTP_BODY_LENGTH, 5, &s, &b);
 	CHECK_INT(b.rc, HTTP_DONE);
 	CHECK_INT(b.consumed, 5);
-	off += b.consumed;
-	resp_ok_at(__LINE__, m + off, len - off, &r);
+	stream_head(__LINE__, true, &s, &r);
 	CHECK_INT(r.resp.status, 404);
-	CHECK_SPAN(m + off, r.resp.reason, "Not Found");
+	CHECK_SPAN(s.at, r.resp.reason, "Not Found");
 	CHECK_INT(http_response_body_mode(&r.resp, HTTP_M_GET), HTTP_BODY_UNTIL_CLOSE);
 }
 
@@ -98,21 +69,19 @@ static void test_interim(void)
 {
 	static const char m[] = "HTTP/1.1 100 Continue\r\n\r\n"
 				"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
-	size_t len = sizeof(m) - 1;
+	struct stream s = STREAM(m);
 	struct head_run r;
 	struct body_run b;
-	uint32_t off;
 
-	RESP_OK(m, &r);
+	stream_head(__LINE__, true, &s, &r);
 	CHECK_INT(r.resp.status, 100);
 	CHECK_INT(r.resp.h.head_len, 25);
 	CHECK_INT(http_response_body_mode(&r.resp, HTTP_M_POST), HTTP_BODY_NONE);
-	off = r.resp.h.head_len;
-	resp_ok_at(__LINE__, m + off, len - off, &r);
+	stream_head(__LINE__, true, &s, &r);
 	CHECK_INT(r.resp.status, 200);
-	CHECK_INT(r.resp.h.head_len, len - off);
+	CHECK_INT(s.off, s.len);
 	CHECK_INT(http_response_body_mode(&r.resp, HTTP_M_POST), HTTP_BODY_LENGTH);
-	body_all(__LINE__, HTTP_BODY_LENGTH, 0, 0, "", 0, &b);
+	stream_body(__LINE__, HTTP_BODY_LENGTH, 0, &s, &b);
 	CHECK_INT(b.rc, HTTP_DONE);
 	CHECK_INT(b.consumed, 0);
 }
@@ -243,24 +212,15 @@ static void test_reject(void)
 static void test_limits(void)
 {
 	static const char m[] = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
-	char big[2048];
 	struct head_run r;
-	int i, n;
 
 	head_all(__LINE__, true, MSG(m), sizeof(m) - 1, &r);
 	CHECK_INT(r.rc, HTTP_DONE);
-	resp_bad_at(__LINE__, MSG(m), sizeof(m) - 2, "response head too large");
-	resp_bad_at(__LINE__, MSG(m), 5, "response head too large");
+	head_bad_at(__LINE__, true, MSG(m), sizeof(m) - 2, 502, "response head too large");
+	head_bad_at(__LINE__, true, MSG(m), 5, 502, "response head too large");
 
-	n = snprintf(big, sizeof(big), "HTTP/1.1 200 OK\r\n");
-	for (i = 0; i < HTTP_MAX_HEADERS; i++)
-		n += snprintf(big + n, sizeof(big) - n, "X%d: %d\r\n", i, i);
-	n += snprintf(big + n, sizeof(big) - n, "\r\n");
-	resp_ok_at(__LINE__, big, n, &r);
-	CHECK_INT(r.resp.h.n_fields, HTTP_MAX_HEADERS);
-	n -= 2;
-	n += snprintf(big + n, sizeof(big) - n, "Y: 1\r\n\r\n");
-	resp_bad_at(__LINE__, big, n, MAX_HEAD, "too many header fields");
+	/* HTTP_MAX_HEADERS fields fit; one more is an error. */
+	head_fields_limit(__LINE__, true, "HTTP/1.1 200 OK\r\n", 0, 502);
 }
 
 static void test_reason_chars(void)

@@ -16,6 +16,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "conf/config.h"
 #include "lib/log.h"
 #include "master/master.h"
 #include "tests/unit/check.h"
@@ -36,35 +37,22 @@ static void record_log(const char *line, size_t len, void *arg)
 	}
 }
 
-static struct gw_listen_conf listen_conf(int family, const char *host, unsigned port)
+/* The listen line "<text>" ("127.0.0.1:0", "[::1]:0"), parsed as the
+ * config loader does; exits when it does not parse. */
+static struct gw_listen_conf listen_conf(const char *text)
 {
-	struct gw_listen_conf lc;
+	struct gw_listen_conf lc = { .line = 1 };
 
-	memset(&lc, 0, sizeof(lc));
-	if (family == AF_INET) {
-		struct sockaddr_in *sin = (struct sockaddr_in *)&lc.addr.ss;
-
-		sin->sin_family = AF_INET;
-		sin->sin_port = htons((uint16_t)port);
-		inet_pton(AF_INET, host, &sin->sin_addr);
-		lc.addr.len = sizeof(*sin);
-		snprintf(lc.addr.text, sizeof(lc.addr.text), "%s:%u", host, port);
-	} else {
-		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&lc.addr.ss;
-
-		sin6->sin6_family = AF_INET6;
-		sin6->sin6_port = htons((uint16_t)port);
-		inet_pton(AF_INET6, host, &sin6->sin6_addr);
-		lc.addr.len = sizeof(*sin6);
-		snprintf(lc.addr.text, sizeof(lc.addr.text), "[%s]:%u", host, port);
+	if (conf_parse_addr(text, false, &lc.addr) < 0) {
+		fprintf(stderr, "conf_parse_addr(\"%s\") failed\n", text);
+		exit(T_EXIT_FAIL);
 	}
-	lc.line = 1;
 	return lc;
 }
 
 static bool ipv6_loopback_works(void)
 {
-	struct gw_listen_conf lc = listen_conf(AF_INET6, "::1", 0);
+	struct gw_listen_conf lc = listen_conf("[::1]:0");
 	int fd = socket(AF_INET6, SOCK_STREAM, 0);
 	bool ok;
 
@@ -160,8 +148,8 @@ static void check_logged_port(const char *host_text, unsigned port)
 static void test_two_slots(bool v6)
 {
 	struct gw_listen_conf lcs[2] = {
-		listen_conf(AF_INET, "127.0.0.1", 0),
-		listen_conf(AF_INET6, "::1", 0),
+		listen_conf("127.0.0.1:0"),
+		listen_conf("[::1]:0"),
 	};
 	struct master_listeners ls = { 0 };
 	size_t n = v6 ? 2 : 1;
@@ -196,8 +184,8 @@ static void test_two_slots(bool v6)
  * alone proves nothing: the kernel sets V6ONLY for specific addresses.) */
 static void test_v6_any_is_v6_only(void)
 {
-	struct gw_listen_conf lc = listen_conf(AF_INET6, "::", 0);
-	struct gw_listen_conf v4 = listen_conf(AF_INET, "127.0.0.1", 0);
+	struct gw_listen_conf lc = listen_conf("[::]:0");
+	struct gw_listen_conf v4 = listen_conf("127.0.0.1:0");
 	struct master_listeners ls = { 0 };
 	unsigned port;
 	int fd;
@@ -231,19 +219,20 @@ static int next_fd(void)
 static void test_bind_failure(void)
 {
 	struct gw_listen_conf lcs[2] = {
-		listen_conf(AF_INET, "127.0.0.1", 0),
-		listen_conf(AF_INET, "127.0.0.1", 0),
+		listen_conf("127.0.0.1:0"),
+		listen_conf("127.0.0.1:0"),
 	};
 	struct master_listeners ls = { 0 };
 	int holder, fd_before;
 	unsigned port;
-	char want[64];
+	char want[64], text[32];
 
 	holder = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	CHECK_INT(bind(holder, (struct sockaddr *)&lcs[0].addr.ss, lcs[0].addr.len), 0);
 	CHECK_INT(listen(holder, 1), 0);
 	port = bound_port(holder);
-	lcs[1] = listen_conf(AF_INET, "127.0.0.1", port);
+	snprintf(text, sizeof(text), "127.0.0.1:%u", port);
+	lcs[1] = listen_conf(text);
 
 	fd_before = next_fd();
 	logged[0] = '\0';

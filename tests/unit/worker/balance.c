@@ -66,11 +66,31 @@ static int within(unsigned got, double want, double pct)
 	return 0;
 }
 
+/* <n> picks on a fresh balancer for <t> from <seed>, each released at
+ * once: instance i is picked want[i] times, give or take <pct> percent
+ * (0: exactly), and no pick stays outstanding. */
+static void check_picks(int line, struct tsvc *t, uint64_t seed, unsigned n,
+			const double *want, double pct)
+{
+	unsigned count[MAX_INST] = { 0 };
+	struct balancer *b = tbal_new(t, seed);
+
+	pick_release(b, n, count);
+	for (unsigned i = 0; i < t->svc.n_instances; i++) {
+		if (!within(count[i], want[i], pct)) {
+			fprintf(stderr, "line %d: instance %u picked %u times\n", line, i,
+				count[i]);
+			check_failures++;
+		}
+		CHECK_INT(bal_outstanding(b, i), 0);
+	}
+	bal_free(b);
+}
+
 static void test_swrr(void)
 {
 	static const unsigned w[3] = { 5, 1, 1 };
 	static const unsigned nginx_seq[7] = { 0, 0, 1, 0, 2, 0, 0 };	/* a a b a c a a */
-	unsigned count[3] = { 0 };
 	struct tsvc t;
 	struct balancer *b;
 
@@ -84,30 +104,18 @@ static void test_swrr(void)
 	CHECK_INT(bal_outstanding(b, 2), 1);
 	bal_free(b);
 
-	b = tbal_new(&t, 1);
-	pick_release(b, 7000, count);
-	CHECK_INT(count[0], 5000);
-	CHECK_INT(count[1], 1000);
-	CHECK_INT(count[2], 1000);
-	CHECK_INT(bal_outstanding(b, 0), 0);
-	bal_free(b);
+	check_picks(__LINE__, &t, 1, 7000, (const double[]){ 5000, 1000, 1000 }, 0);
 }
 
 static void test_random(void)
 {
 	static const unsigned w[3] = { 5, 3, 2 };
-	unsigned count[3] = { 0 };
 	unsigned same = 0;
 	struct tsvc t;
 	struct balancer *b, *b2;
 
 	tsvc_init(&t, GW_BAL_RANDOM, 3, w);
-	b = tbal_new(&t, 42);
-	pick_release(b, 100000, count);
-	CHECK(within(count[0], 50000, 3));
-	CHECK(within(count[1], 30000, 3));
-	CHECK(within(count[2], 20000, 3));
-	bal_free(b);
+	check_picks(__LINE__, &t, 42, 100000, (const double[]){ 50000, 30000, 20000 }, 3);
 
 	/* Different seeds, different sequences: workers do not move in step. */
 	b = tbal_new(&t, 1);
@@ -132,18 +140,12 @@ static void test_random(void)
 static void test_p2c(void)
 {
 	static const unsigned w[3] = { 5, 3, 2 };
-	unsigned count[3] = { 0 };
 	struct tsvc t;
 	struct balancer *b;
 
 	/* Idle instances tie, so the first weighted draw decides. */
 	tsvc_init(&t, GW_BAL_P2C, 3, w);
-	b = tbal_new(&t, 42);
-	pick_release(b, 100000, count);
-	CHECK(within(count[0], 50000, 3));
-	CHECK(within(count[1], 30000, 3));
-	CHECK(within(count[2], 20000, 3));
-	bal_free(b);
+	check_picks(__LINE__, &t, 42, 100000, (const double[]){ 50000, 30000, 20000 }, 3);
 
 	/* Held requests: the load per unit of weight stays level. */
 	b = tbal_new(&t, 42);
@@ -178,7 +180,6 @@ static void test_p2c(void)
 static void test_least_conn(void)
 {
 	static const unsigned w[2] = { 3, 1 };
-	unsigned count[3] = { 0 };
 	unsigned x, y, z;
 	struct tsvc t;
 	struct balancer *b;
@@ -212,21 +213,11 @@ static void test_least_conn(void)
 	bal_free(b);
 
 	/* Idle service: picks spread evenly instead of piling on the first. */
-	b = tbal_new(&t, 1);
-	pick_release(b, 300, count);
-	CHECK_INT(count[0], 100);
-	CHECK_INT(count[1], 100);
-	CHECK_INT(count[2], 100);
-	bal_free(b);
+	check_picks(__LINE__, &t, 1, 300, (const double[]){ 100, 100, 100 }, 0);
 
 	/* Weighted: idle ties share by weight, held loads stay proportional. */
 	tsvc_init(&t, GW_BAL_LEAST_CONN, 2, w);
-	b = tbal_new(&t, 1);
-	memset(count, 0, sizeof(count));
-	pick_release(b, 400, count);
-	CHECK_INT(count[0], 300);
-	CHECK_INT(count[1], 100);
-	bal_free(b);
+	check_picks(__LINE__, &t, 1, 400, (const double[]){ 300, 100 }, 0);
 	b = tbal_new(&t, 1);
 	for (unsigned i = 0; i < 400; i++)
 		bal_pick(b, NULL);
