@@ -267,7 +267,11 @@ void upstream_on_sent(struct worker *w, struct conn *up)
 {
 	struct exchange *ex = up->up.ex;
 
-	if (!ex || ex->req_body_done || conn_pending_out(up) >= CONN_OUT_LOW)
+	if (!ex)
+		return;
+	/* Progress either way counts: a long upload is not an idle upstream. */
+	arm_timer(w, up, service_of(w, ex)->timeout_ms);
+	if (ex->req_body_done || conn_pending_out(up) >= CONN_OUT_LOW)
 		return;
 	conn_resume_recv(w, ex->client);
 	upstream_client_data(w, ex);
