@@ -131,11 +131,12 @@ void conn_shutdown_write(struct worker *w, struct conn *c)
 {
 	if (c->shut_wr || c->closing)
 		return;
-	struct io_uring_sqe *sqe = wk_sqe(w);
-	io_uring_prep_shutdown(sqe, c->fd, SHUT_WR);
-	io_uring_sqe_set_data64(sqe, ud_make(OP_SHUTDOWN, c->index, c->gen));
+	/* A direct call, not IORING_OP_SHUTDOWN: the ring always hands that op
+	 * to an io-wq thread (a wakeup and a context switch per connection),
+	 * while shutdown(2) of a TCP write side only queues a FIN and never
+	 * blocks. ENOTCONN (the peer reset first) changes nothing for us. */
+	shutdown(c->fd, SHUT_WR);
 	c->shut_wr = true;
-	c->inflight++;
 }
 
 void conn_close(struct worker *w, struct conn *c)
@@ -249,10 +250,4 @@ void conn_on_connect(struct worker *w, struct conn *c, int res)
 		return;
 	}
 	upstream_on_connect(w, c, res);
-}
-
-void conn_on_shutdown(struct worker *w, struct conn *c, int res)
-{
-	c->inflight--;
-	maybe_release(w, c);
 }

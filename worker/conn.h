@@ -53,7 +53,6 @@ void conn_close(struct worker *w, struct conn *c);
 void conn_on_recv(struct worker *w, struct conn *c, const struct io_uring_cqe *cqe);
 void conn_on_send(struct worker *w, struct conn *c, int res);
 void conn_on_connect(struct worker *w, struct conn *c, int res);
-void conn_on_shutdown(struct worker *w, struct conn *c, int res);
 
 /* Return a provided buffer to the ring (also for completions whose conn is
  * gone). */

@@ -29,7 +29,6 @@ enum op {
 	OP_RECV,	/* index = connection */
 	OP_SEND,	/* index = connection */
 	OP_CONNECT,	/* index = connection */
-	OP_SHUTDOWN,	/* index = connection */
 	OP_CLOSE,	/* no owner: the fd is already forgotten */
 	OP_CANCEL,	/* no owner */
 	OP_SIGNAL,	/* the signalfd read */

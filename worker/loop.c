@@ -175,9 +175,6 @@ static void on_conn_cqe(struct worker *w, enum op op, const struct io_uring_cqe 
 	case OP_CONNECT:
 		conn_on_connect(w, c, cqe->res);
 		break;
-	case OP_SHUTDOWN:
-		conn_on_shutdown(w, c, cqe->res);
-		break;
 	default:
 		break;
 	}
@@ -194,7 +191,6 @@ static void dispatch(struct worker *w, const struct io_uring_cqe *cqe)
 	case OP_RECV:
 	case OP_SEND:
 	case OP_CONNECT:
-	case OP_SHUTDOWN:
 		on_conn_cqe(w, op, cqe);
 		break;
 	case OP_SIGNAL:

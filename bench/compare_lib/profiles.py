@@ -1,0 +1,64 @@
+"""Benchmark profiles. A profile fixes the request (gw-echo query), the
+client side (connections, keep-alive, fixed rate) and the placement
+(pinned or not). Add new ones (TLS, rate limit, cache hits, JWT) here as
+their features land; a profile that needs extra proxy settings adds a field
+and the templates in conf/ read it."""
+from dataclasses import dataclass, field
+
+
+@dataclass
+class Profile:
+    name: str
+    desc: str
+    query: str = "size=64"         # gw-echo options: the response
+    connections: int = 64
+    keepalive: bool = True          # False: a new connection per request
+    rate: int = 0                   # > 0: open loop at this many requests/s
+    pinned: bool = False            # proxy on CPU 0, load + backend on CPU 1
+    access_log: bool = False
+    upstream_keepalive: int = 0     # idle upstream connections; 0: = connections
+    default: bool = True            # part of the default run
+    tags: list = field(default_factory=list)
+
+    def __post_init__(self):
+        if not self.upstream_keepalive:
+            self.upstream_keepalive = max(64, self.connections)
+
+    @property
+    def path(self):
+        return "/bench?" + self.query if self.query else "/bench"
+
+    def client(self):
+        s = f"c={self.connections}"
+        if self.rate:
+            s += f" R={self.rate}/s"
+        if not self.keepalive:
+            s += " new conn/req"
+        if self.pinned:
+            s += " pinned"
+        if self.access_log:
+            s += " logs on"
+        return s
+
+
+# The small response is a 64-byte body (?size=64) rather than gw-echo's JSON
+# echo: the JSON repeats the request headers, which differ by proxy, so the
+# response would not be the same size through each of them.
+PROFILES = [
+    Profile("small", "64 B body, 64 keep-alive connections, unpinned"),
+    Profile("4k", "4 KiB body, 64 keep-alive connections", query="size=4096"),
+    Profile("64k", "64 KiB body, 64 keep-alive connections", query="size=65536"),
+    Profile("newconn", "64 B body, a new client connection per request (64 at a time)",
+            keepalive=False),
+    Profile("c256", "64 B body, 256 keep-alive connections (upstream pool 256)",
+            connections=256),
+    Profile("rate", "64 B body, open loop at 5000 req/s over 50 connections (latency)",
+            connections=50, rate=5000),
+    Profile("pinned", "64 B body, 64 connections; proxy on CPU 0, load + backend on CPU 1",
+            pinned=True),
+    Profile("logs", "as small, with access logs on (to files; HAProxy's via stdout)",
+            access_log=True, default=False),
+]
+
+BY_NAME = {p.name: p for p in PROFILES}
+QUICK = ["small", "newconn"]
