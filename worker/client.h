@@ -12,6 +12,9 @@ void client_accept(struct worker *w, int fd);
 
 /* Events from conn.c. */
 void client_on_data(struct worker *w, struct conn *c);
+/* Request body bytes straight from a receive buffer (see upstream_offer()):
+ * how many were relayed without passing through c->in. */
+size_t client_offer(struct worker *w, struct conn *c, const char *src, size_t len);
 void client_on_eof(struct worker *w, struct conn *c, int err);
 void client_on_sent(struct worker *w, struct conn *c);
 void client_on_timeout(struct worker *w, struct conn *c);

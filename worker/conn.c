@@ -160,6 +160,14 @@ void conn_recycle_buffer(struct worker *w, unsigned bid)
 	io_uring_buf_ring_advance(w->br, 1);
 }
 
+/* Hand fresh bytes to the kind's fast path before they are copied. */
+static size_t offer(struct worker *w, struct conn *c, const char *data, size_t len)
+{
+	if (c->kind == CONN_CLIENT)
+		return client_offer(w, c, data, len);
+	return upstream_offer(w, c, data, len);
+}
+
 static void deliver_data(struct worker *w, struct conn *c)
 {
 	if (c->kind == CONN_CLIENT)
@@ -176,20 +184,31 @@ static void deliver_eof(struct worker *w, struct conn *c, int err)
 		upstream_on_eof(w, c, err);
 }
 
+/* Take a completed recv's bytes: first offered to the kind's fast path,
+ * the rest appended to ->in. Returns the bytes appended, or -errno when
+ * ->in would pass its cap. The buffer goes back to the ring either way. */
+static ssize_t take_bytes(struct worker *w, struct conn *c, unsigned bid, size_t len)
+{
+	const char *data = w->br_mem + (size_t)bid * w->br_size;
+	size_t used = buf_avail(&c->in) == 0 ? offer(w, c, data, len) : 0;
+	int err = 0;
+
+	if (used < len && !c->closing)
+		err = buf_append(&c->in, data + used, len - used, CONN_IN_CAP);
+	conn_recycle_buffer(w, bid);
+	return err ? err : (ssize_t)(len - used);
+}
+
 void conn_on_recv(struct worker *w, struct conn *c, const struct io_uring_cqe *cqe)
 {
 	bool more = cqe->flags & IORING_CQE_F_MORE;
 	int res = cqe->res;
-	int err = 0;
+	ssize_t fresh = 0;
 
-	if (res > 0 && !c->closing) {
-		unsigned bid = cqe->flags >> IORING_CQE_BUFFER_SHIFT;
-		err = buf_append(&c->in, w->br_mem + (size_t)bid * w->br_size, (size_t)res,
-				 CONN_IN_CAP);
-		conn_recycle_buffer(w, bid);
-	} else if (cqe->flags & IORING_CQE_F_BUFFER) {
+	if (res > 0 && !c->closing)
+		fresh = take_bytes(w, c, cqe->flags >> IORING_CQE_BUFFER_SHIFT, (size_t)res);
+	else if (cqe->flags & IORING_CQE_F_BUFFER)
 		conn_recycle_buffer(w, cqe->flags >> IORING_CQE_BUFFER_SHIFT);
-	}
 	if (!more) {
 		c->recv_armed = false;
 		c->inflight--;
@@ -198,13 +217,14 @@ void conn_on_recv(struct worker *w, struct conn *c, const struct io_uring_cqe *c
 		maybe_release(w, c);
 		return;
 	}
-	if (err) {
+	if (fresh < 0) {
 		log_warn("connection %u: more than %u bytes unread, closing", c->index, CONN_IN_CAP);
-		deliver_eof(w, c, err);
+		deliver_eof(w, c, (int)fresh);
 	} else if (res > 0) {
 		if (!more)
 			conn_arm_recv(w, c);	/* e.g. the CQ overflowed: keep reading */
-		deliver_data(w, c);
+		if (fresh > 0)
+			deliver_data(w, c);
 	} else if (res == -ENOBUFS || res == -ECANCELED) {
 		/* ENOBUFS: the buffer ring ran dry for a moment; buffers come
 		 * back as soon as this turn's data is copied out. ECANCELED: we

@@ -216,21 +216,24 @@ void upstream_on_connect(struct worker *w, struct conn *up, int res)
 	conn_flush(w, up);
 }
 
-int upstream_pump_request(struct worker *w, struct exchange *ex)
+/* Move request body bytes from <src> to the upstream until the body ends,
+ * the bytes run out, or the upstream has enough queued (then the client is
+ * paused). Returns the bytes consumed, or -EINVAL with ex->status/error. */
+static ssize_t relay_request(struct worker *w, struct exchange *ex, const char *src, size_t len)
 {
-	struct conn *c = ex->client;
 	struct conn *up = ex->up;
 	uint64_t limit = w->cfg->max_body_bytes;
+	size_t used = 0;
 
-	while (!ex->req_body_done && buf_avail(&c->in) > 0) {
+	while (!ex->req_body_done && used < len) {
 		if (conn_pending_out(up) > CONN_OUT_HIGH) {
-			conn_pause_recv(w, c);
+			conn_pause_recv(w, ex->client);
 			break;
 		}
-		size_t len = buf_avail(&c->in), n = 0;
-		if (len > CONN_OUT_HIGH)
-			len = CONN_OUT_HIGH;
-		enum http_result r = http_body_feed(&ex->req_body, buf_head(&c->in), len, &n);
+		size_t want = len - used, n = 0;
+		if (want > CONN_OUT_HIGH)
+			want = CONN_OUT_HIGH;
+		enum http_result r = http_body_feed(&ex->req_body, src + used, want, &n);
 		if (r == HTTP_ERROR) {
 			ex->status = 400;
 			ex->error = ex->req_body.error ? ex->req_body.error : "invalid request body";
@@ -243,18 +246,49 @@ int upstream_pump_request(struct worker *w, struct exchange *ex)
 			ex->keep_alive = false;
 			return -EINVAL;
 		}
-		conn_queue(up, buf_head(&c->in), n);
+		conn_queue(up, src + used, n);
 		ex->bytes_in += n;
-		buf_consume(&c->in, n);
+		used += n;
 		ex->req_body_done = r == HTTP_DONE;
 	}
+	return (ssize_t)used;
+}
+
+/* After relaying: the client's body deadline, and the bytes out. */
+static void request_relayed(struct worker *w, struct exchange *ex)
+{
+	struct conn *c = ex->client;
+
 	/* A stalled body upload is the client's fault, timed by idle_timeout. */
 	if (ex->req_body_done)
 		timer_cancel(&w->timers, &c->timer);
 	else
 		timer_arm(&w->timers, &c->timer, w->now_ms + w->cfg->idle_timeout_ms);
-	up_flush(w, up);
+	up_flush(w, ex->up);
+}
+
+int upstream_pump_request(struct worker *w, struct exchange *ex)
+{
+	struct conn *c = ex->client;
+	ssize_t n = relay_request(w, ex, buf_head(&c->in), buf_avail(&c->in));
+
+	if (n < 0)
+		return (int)n;
+	buf_consume(&c->in, (size_t)n);
+	request_relayed(w, ex);
 	return 0;
+}
+
+size_t upstream_offer_request(struct worker *w, struct exchange *ex, const char *src, size_t len)
+{
+	ssize_t n = relay_request(w, ex, src, len);
+
+	if (n < 0) {
+		pipeline_fail(w, ex, ex->status, ex->error);
+		return len;	/* the connection is closing; drop the rest */
+	}
+	request_relayed(w, ex);
+	return (size_t)n;
 }
 
 void upstream_client_data(struct worker *w, struct exchange *ex)
@@ -302,33 +336,47 @@ static enum http_result feed_response(struct exchange *ex, const char *p, size_t
 	return r;
 }
 
-int upstream_pump_response(struct worker *w, struct exchange *ex)
+/* Move response body bytes from <src> to the client until the body ends,
+ * the bytes run out, or the client has enough queued (then the upstream is
+ * paused). Returns the bytes consumed, or -EINVAL with ex->status/error. */
+static ssize_t relay_response(struct worker *w, struct exchange *ex, const char *src, size_t len)
 {
-	struct conn *up = ex->up;
 	struct conn *c = ex->client;
+	size_t used = 0;
 
 	if (body_is_empty(ex))
 		ex->resp_done = true;
-	while (!ex->resp_done && buf_avail(&up->in) > 0) {
+	while (!ex->resp_done && used < len) {
 		if (conn_pending_out(c) > CONN_OUT_HIGH) {
-			conn_pause_recv(w, up);
+			conn_pause_recv(w, ex->up);
 			break;
 		}
-		size_t len = buf_avail(&up->in), n = 0, payload = 0;
-		if (len > CONN_OUT_HIGH)
-			len = CONN_OUT_HIGH;
-		enum http_result r = feed_response(ex, buf_head(&up->in), len, &n, &payload);
+		size_t want = len - used, n = 0, payload = 0;
+		if (want > CONN_OUT_HIGH)
+			want = CONN_OUT_HIGH;
+		enum http_result r = feed_response(ex, src + used, want, &n, &payload);
 		if (r == HTTP_ERROR) {
 			ex->status = 502;
 			ex->error = "invalid response body from upstream";
 			return -EINVAL;
 		}
-		conn_queue(c, buf_head(&up->in), payload);
+		conn_queue(c, src + used, payload);
 		ex->bytes_out += payload;
-		buf_consume(&up->in, n);
+		used += n;
 		ex->resp_done = r == HTTP_DONE;
 	}
-	conn_flush(w, c);
+	return (ssize_t)used;
+}
+
+int upstream_pump_response(struct worker *w, struct exchange *ex)
+{
+	struct conn *up = ex->up;
+	ssize_t n = relay_response(w, ex, buf_head(&up->in), buf_avail(&up->in));
+
+	if (n < 0)
+		return (int)n;
+	buf_consume(&up->in, (size_t)n);
+	conn_flush(w, ex->client);
 	if (ex->resp_done)
 		upstream_finish(w, ex);
 	return 0;
@@ -422,6 +470,33 @@ void upstream_on_data(struct worker *w, struct conn *up)
 	}
 	if (ex->resp_head_sent)
 		continue_response(w, ex);
+}
+
+size_t upstream_offer(struct worker *w, struct conn *up, const char *src, size_t len)
+{
+	struct exchange *ex = up->up.ex;
+
+	/* Only body bytes with nothing older waiting in up->in take the short
+	 * way; everything else goes through up->in and upstream_on_data(). */
+	if (!ex || !ex->resp_head_sent || ex->resp_done || buf_avail(&up->in) > 0)
+		return 0;
+	arm_timer(w, up, service_of(w, ex)->timeout_ms);
+	ssize_t n = relay_response(w, ex, src, len);
+	if (n < 0) {
+		pipeline_fail(w, ex, ex->status, ex->error);
+		return len;
+	}
+	conn_flush(w, ex->client);
+	if (ex->resp_done) {
+		/* Bytes after the response's end are out of turn: leave them in
+		 * ->in, where upstream_finish() sees them and will not pool the
+		 * connection. */
+		if ((size_t)n < len && buf_append(&up->in, src + n, len - (size_t)n, CONN_IN_CAP) == 0)
+			n = (ssize_t)len;
+		upstream_finish(w, ex);
+		pipeline_resume(w, ex);
+	}
+	return (size_t)n;
 }
 
 /* A reused connection that closes before answering gets one replay, when

@@ -30,6 +30,15 @@ int upstream_pump_response(struct worker *w, struct exchange *ex);
  * resume the pipeline if the response completes. */
 void upstream_resume(struct worker *w, struct exchange *ex);
 
+/* Bytes straight from a receive buffer, before they would be copied into
+ * the connection's input: body bytes are relayed to the peer at once (one
+ * copy less on the streaming path). Returns how many were taken; the rest
+ * (all of them when the exchange is not streaming a body) go through
+ * ->in as usual. upstream_offer() is for upstream connections,
+ * upstream_offer_request() for the client side of <ex>. */
+size_t upstream_offer(struct worker *w, struct conn *up, const char *src, size_t len);
+size_t upstream_offer_request(struct worker *w, struct exchange *ex, const char *src, size_t len);
+
 /* Client data arrived mid-exchange: pump it, answering on error. */
 void upstream_client_data(struct worker *w, struct exchange *ex);
 
