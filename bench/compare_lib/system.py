@@ -101,6 +101,11 @@ def ensure_build(root, build, explicit):
     A --build directory that exists is used as it is."""
     if explicit and os.path.isdir(build):
         return
+    # The project's own dependency script: compilers, meson and libraries on
+    # a fresh machine; a no-op when everything is there.
+    r = run([os.path.join(root, "tests", "deps.sh")], timeout=1200, cwd=root)
+    if r.returncode != 0:
+        sys.exit(f"tests/deps.sh failed:\n{r.stdout[-3000:]}{r.stderr[-2000:]}")
     if not os.path.exists(os.path.join(build, "build.ninja")):
         log(f"meson setup {build} --buildtype=release")
         r = run(["meson", "setup", build, "--buildtype=release"], timeout=600, cwd=root)
