@@ -20,6 +20,7 @@
 #include <stdint.h>
 
 #include "lib/buf.h"
+#include "lib/bufring.h"
 #include "lib/http1.h"
 
 #define ECHO_MAX_HEAD		(64u << 10)	/* bytes of a request head */
@@ -111,9 +112,7 @@ struct echo_thread {
 	unsigned id;
 	pthread_t tid;
 	struct io_uring ring;
-	struct io_uring_buf_ring *br;
-	char *bufs;		/* backing store of the provided buffers */
-	unsigned br_returned;	/* buffers re-added since the last advance */
+	struct bufring bufs;	/* provided buffers for every recv */
 
 	struct echo_listener *lst;	/* this thread's sockets, one per address */
 	unsigned n_lst;

@@ -234,8 +234,7 @@ static void on_accept(struct echo_thread *t, unsigned li, const struct io_uring_
 /* Hand a provided buffer back; the kernel sees it at the end of the turn. */
 static void loop_return_buf(struct echo_thread *t, unsigned bid)
 {
-	io_uring_buf_ring_add(t->br, t->bufs + (size_t)bid * LOOP_BR_SIZE, LOOP_BR_SIZE, bid,
-			      io_uring_buf_ring_mask(LOOP_BR_ENTRIES), t->br_returned++);
+	bufring_put(&t->bufs, bid);
 }
 
 static void conn_input(struct echo_thread *t, struct echo_conn *c, const char *data, size_t n)
@@ -272,7 +271,7 @@ static void on_recv(struct echo_thread *t, struct echo_conn *c, const struct io_
 	if (res > 0) {
 		unsigned bid = cqe->flags >> IORING_CQE_BUFFER_SHIFT;
 
-		conn_input(t, c, t->bufs + (size_t)bid * LOOP_BR_SIZE, (size_t)res);
+		conn_input(t, c, bufring_data(&t->bufs, bid), (size_t)res);
 		loop_return_buf(t, bid);
 	}
 	if (c->phase == PH_CLOSING) {
@@ -384,10 +383,7 @@ static int loop_turn(struct echo_thread *t)
 		n++;
 	}
 	io_uring_cq_advance(&t->ring, n);
-	if (t->br_returned) {
-		io_uring_buf_ring_advance(t->br, (int)t->br_returned);
-		t->br_returned = 0;
-	}
+	bufring_publish(&t->bufs);
 	return 0;
 }
 
@@ -419,23 +415,11 @@ static int loop_ring_init(struct echo_thread *t)
 
 static int loop_bufs_init(struct echo_thread *t)
 {
-	int err;
+	int err = bufring_init(&t->bufs, &t->ring, LOOP_BR_ENTRIES, LOOP_BR_SIZE, LOOP_BGID);
 
-	t->bufs = malloc((size_t)LOOP_BR_ENTRIES * LOOP_BR_SIZE);
-	if (!t->bufs)
-		return -ENOMEM;
-	t->br = uring_setup_buf_ring(&t->ring, LOOP_BR_ENTRIES, LOOP_BGID, &err);
-	if (!t->br) {
-		log_error("uring_setup_buf_ring() failed: %s", strerror(-err));
-		free(t->bufs);
-		t->bufs = NULL;
-		return err;
-	}
-	for (unsigned i = 0; i < LOOP_BR_ENTRIES; i++)
-		loop_return_buf(t, i);
-	io_uring_buf_ring_advance(t->br, (int)t->br_returned);
-	t->br_returned = 0;
-	return 0;
+	if (err)
+		log_error("receive buffers: %s", strerror(-err));
+	return err;
 }
 
 static int loop_table_init(struct echo_thread *t)
@@ -491,8 +475,7 @@ static int loop_setup(struct echo_thread *t)
 
 err_table:
 	loop_table_free(t);
-	uring_free_buf_ring(&t->ring, t->br, LOOP_BR_ENTRIES, LOOP_BGID);
-	free(t->bufs);
+	bufring_free(&t->bufs, &t->ring);
 err_ring:
 	io_uring_queue_exit(&t->ring);
 	return err;
@@ -500,11 +483,10 @@ err_ring:
 
 static void loop_teardown(struct echo_thread *t)
 {
-	uring_free_buf_ring(&t->ring, t->br, LOOP_BR_ENTRIES, LOOP_BGID);
+	bufring_free(&t->bufs, &t->ring);
 	/* Exiting the ring cancels every op, so the memory they name can go. */
 	io_uring_queue_exit(&t->ring);
 	loop_table_free(t);
-	free(t->bufs);
 	buf_free(&t->scratch);
 }
 

@@ -73,7 +73,7 @@ void conn_arm_recv(struct worker *w, struct conn *c)
 	struct io_uring_sqe *sqe = wk_sqe(w);
 	io_uring_prep_recv_multishot(sqe, c->fd, NULL, 0, 0);
 	sqe->flags |= IOSQE_BUFFER_SELECT;
-	sqe->buf_group = 0;
+	sqe->buf_group = (__u16)w->bufs.bgid;
 	io_uring_sqe_set_data64(sqe, ud_make(OP_RECV, c->index, c->gen));
 	c->recv_armed = true;
 	c->inflight++;
@@ -155,9 +155,7 @@ void conn_close(struct worker *w, struct conn *c)
 
 void conn_recycle_buffer(struct worker *w, unsigned bid)
 {
-	io_uring_buf_ring_add(w->br, w->br_mem + (size_t)bid * w->br_size, w->br_size,
-			      (unsigned short)bid, io_uring_buf_ring_mask(w->br_entries), 0);
-	io_uring_buf_ring_advance(w->br, 1);
+	bufring_put(&w->bufs, bid);
 }
 
 /* Hand fresh bytes to the kind's fast path before they are copied. */
@@ -189,7 +187,7 @@ static void deliver_eof(struct worker *w, struct conn *c, int err)
  * ->in would pass its cap. The buffer goes back to the ring either way. */
 static ssize_t take_bytes(struct worker *w, struct conn *c, unsigned bid, size_t len)
 {
-	const char *data = w->br_mem + (size_t)bid * w->br_size;
+	const char *data = bufring_data(&w->bufs, bid);
 	size_t used = buf_avail(&c->in) == 0 ? offer(w, c, data, len) : 0;
 	int err = 0;
 

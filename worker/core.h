@@ -16,6 +16,7 @@
 
 #include "conf/config.h"
 #include "lib/buf.h"
+#include "lib/bufring.h"
 #include "worker/appender.h"
 #include "worker/timer.h"
 
@@ -116,11 +117,9 @@ struct worker {
 	struct io_uring ring;
 	uint64_t now_ms;	/* monotonic, read once per loop turn */
 
-	/* Provided-buffer ring for every recv. */
-	struct io_uring_buf_ring *br;
-	char *br_mem;
-	unsigned br_entries;
-	unsigned br_size;
+	/* Provided buffers for every recv; returned ones are published before
+	 * each submit (wk_submit()). */
+	struct bufring bufs;
 
 	/* Connection table and its free list (a stack of indexes). */
 	struct conn *conns;
@@ -157,6 +156,10 @@ struct worker {
  * submit empties the SQ; if the kernel refuses it, the worker aborts (and
  * is respawned) rather than drop I/O. */
 struct io_uring_sqe *wk_sqe(struct worker *w);
+
+/* Submit what is queued, after publishing returned receive buffers so a
+ * recv re-armed after ENOBUFS finds them. */
+int wk_submit(struct worker *w);
 
 /* 64 random bits for ids (not cryptographic). */
 uint64_t wk_random(struct worker *w);

@@ -18,7 +18,6 @@
 
 #include "lib/clock.h"
 #include "lib/log.h"
-#include "lib/uring_compat.h"
 #include "worker/balance.h"
 #include "worker/client.h"
 #include "worker/conn.h"
@@ -39,7 +38,7 @@ struct io_uring_sqe *wk_sqe(struct worker *w)
 
 	if (sqe)
 		return sqe;
-	int ret = io_uring_submit(&w->ring);
+	int ret = wk_submit(w);
 	sqe = io_uring_get_sqe(&w->ring);
 	if (!sqe) {
 		/* Only a kernel refusing all submissions (-EBUSY on a CQ
@@ -50,6 +49,12 @@ struct io_uring_sqe *wk_sqe(struct worker *w)
 		abort();
 	}
 	return sqe;
+}
+
+int wk_submit(struct worker *w)
+{
+	bufring_publish(&w->bufs);
+	return io_uring_submit(&w->ring);
 }
 
 uint64_t wk_random(struct worker *w)
@@ -237,6 +242,7 @@ static void loop_turn(struct worker *w)
 
 	ts.tv_sec = (long long)(wait_ms / 1000u);
 	ts.tv_nsec = (long long)(wait_ms % 1000u) * 1000000;
+	bufring_publish(&w->bufs);
 	int ret = io_uring_submit_and_wait_timeout(&w->ring, &cqe, 1, &ts, NULL);
 	if (ret < 0 && ret != -ETIME && ret != -EINTR)
 		log_error("io_uring_submit_and_wait_timeout: %s", strerror(-ret));
@@ -248,7 +254,7 @@ static void loop_turn(struct worker *w)
 		 * the peers on other CPUs start on the first replies while we
 		 * work through the rest. */
 		if (io_uring_sq_ready(&w->ring) >= SUBMIT_SLICE)
-			io_uring_submit(&w->ring);
+			wk_submit(w);
 	}
 	io_uring_cq_advance(&w->ring, seen);
 	timer_expire(&w->timers, w->now_ms, on_timer, w);

@@ -6,7 +6,6 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/random.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
@@ -50,34 +49,11 @@ static int setup_ring(struct worker *w)
 
 static int setup_buffers(struct worker *w)
 {
-	int err;
+	int err = bufring_init(&w->bufs, &w->ring, BUF_ENTRIES, BUF_SIZE, 0);
 
-	w->br_entries = BUF_ENTRIES;
-	w->br_size = BUF_SIZE;
-	w->br_mem = mmap(NULL, (size_t)BUF_ENTRIES * BUF_SIZE, PROT_READ | PROT_WRITE,
-			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (w->br_mem == MAP_FAILED) {
-		err = -errno;
-		log_error("mmap of receive buffers: %s", strerror(-err));
-		return err;
-	}
-	w->br = uring_setup_buf_ring(&w->ring, BUF_ENTRIES, 0, &err);
-	if (!w->br) {
-		log_error("io_uring_register_buf_ring: %s", strerror(-err));
-		munmap(w->br_mem, (size_t)BUF_ENTRIES * BUF_SIZE);
-		return err;
-	}
-	for (unsigned i = 0; i < BUF_ENTRIES; i++)
-		io_uring_buf_ring_add(w->br, w->br_mem + (size_t)i * BUF_SIZE, BUF_SIZE,
-				      (unsigned short)i, io_uring_buf_ring_mask(BUF_ENTRIES), (int)i);
-	io_uring_buf_ring_advance(w->br, BUF_ENTRIES);
-	return 0;
-}
-
-static void free_buffers(struct worker *w)
-{
-	uring_free_buf_ring(&w->ring, w->br, w->br_entries, 0);
-	munmap(w->br_mem, (size_t)w->br_entries * w->br_size);
+	if (err)
+		log_error("receive buffers: %s", strerror(-err));
+	return err;
 }
 
 static int setup_conns(struct worker *w)
@@ -255,7 +231,7 @@ err_signals:
 	free_signals(w);
 err_conns:
 	free_conns(w);
-	free_buffers(w);
+	bufring_free(&w->bufs, &w->ring);
 err_ring:
 	io_uring_queue_exit(&w->ring);
 err_free:

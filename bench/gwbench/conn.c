@@ -345,8 +345,8 @@ void gwb_conn_on_recv(struct gwb_thread *t, struct gwb_conn *c, const struct io_
 		if (gwb_measuring(t))
 			t->st.bytes += (uint64_t)res;
 		if (c->state == CS_OPEN)
-			gwb_resp_input(t, c, gwb_buf(t, bid), (size_t)res);
-		gwb_return_buf(t, bid);
+			gwb_resp_input(t, c, bufring_data(&t->bufs, bid), (size_t)res);
+		bufring_put(&t->bufs, bid);
 	}
 	if (c->state == CS_CLOSING) {
 		conn_maybe_free(t, c);

@@ -33,6 +33,7 @@
 #include "bench/gwbench/hist.h"
 #include "bench/gwbench/url.h"
 #include "lib/buf.h"
+#include "lib/bufring.h"
 #include "lib/http1.h"
 
 #define GWB_MAX_HEAD		(64u << 10)	/* bytes of a response head */
@@ -167,10 +168,7 @@ struct gwb_thread {
 	const struct gwb_plan *plan;
 
 	struct io_uring ring;
-	struct io_uring_buf_ring *br;
-	char *bufs;		/* backing store of the provided buffers */
-	uint32_t br_entries;
-	uint32_t br_returned;	/* buffers re-added since the last advance */
+	struct bufring bufs;	/* provided buffers for every recv */
 
 	struct gwb_conn *conns;
 	uint32_t n_conns;
@@ -252,8 +250,6 @@ int gwb_run_all(struct gwb_run *run, struct gwb_stats *total, uint64_t *elapsed_
 void *gwb_thread_main(void *arg);
 struct io_uring_sqe *gwb_sqe(struct gwb_thread *t);
 uint64_t gwb_sched(const struct gwb_thread *t, uint64_t j);
-char *gwb_buf(struct gwb_thread *t, unsigned bid);
-void gwb_return_buf(struct gwb_thread *t, unsigned bid);
 
 /* True once warmup is over: errors without a request are counted then. */
 static inline bool gwb_measuring(const struct gwb_thread *t) { return t->now >= t->measure_ns; }

@@ -57,18 +57,6 @@ uint64_t gwb_sched(const struct gwb_thread *t, uint64_t j)
 	return t->sched_start + (uint64_t)((double)j * t->interval_ns);
 }
 
-char *gwb_buf(struct gwb_thread *t, unsigned bid)
-{
-	return t->bufs + (size_t)bid * LOOP_BUF_SIZE;
-}
-
-/* Hand a provided buffer back; the kernel sees it at the end of the turn. */
-void gwb_return_buf(struct gwb_thread *t, unsigned bid)
-{
-	io_uring_buf_ring_add(t->br, gwb_buf(t, bid), LOOP_BUF_SIZE, (unsigned short)bid,
-			      io_uring_buf_ring_mask(t->br_entries), (int)t->br_returned++);
-}
-
 static int loop_ring_init(struct gwb_thread *t)
 {
 	uint32_t sq = pow2_at_least(2 * t->n_conns + 16);
@@ -108,28 +96,17 @@ static int loop_ring_init(struct gwb_thread *t)
 
 static int loop_bufs_init(struct gwb_thread *t)
 {
+	unsigned entries = pow2_at_least(2 * t->n_conns);
 	int err;
 
-	t->br_entries = pow2_at_least(2 * t->n_conns);
-	if (t->br_entries < LOOP_MIN_BUFS)
-		t->br_entries = LOOP_MIN_BUFS;
-	if (t->br_entries > LOOP_MAX_BUFS)
-		t->br_entries = LOOP_MAX_BUFS;
-	t->bufs = malloc((size_t)t->br_entries * LOOP_BUF_SIZE);
-	if (!t->bufs)
-		return -ENOMEM;
-	t->br = uring_setup_buf_ring(&t->ring, t->br_entries, 0, &err);
-	if (!t->br) {
-		fprintf(stderr, "gwbench: uring_setup_buf_ring() failed: %s\n", strerror(-err));
-		free(t->bufs);
-		t->bufs = NULL;
-		return err;
-	}
-	for (unsigned i = 0; i < t->br_entries; i++)
-		gwb_return_buf(t, i);
-	io_uring_buf_ring_advance(t->br, (int)t->br_returned);
-	t->br_returned = 0;
-	return 0;
+	if (entries < LOOP_MIN_BUFS)
+		entries = LOOP_MIN_BUFS;
+	if (entries > LOOP_MAX_BUFS)
+		entries = LOOP_MAX_BUFS;
+	err = bufring_init(&t->bufs, &t->ring, entries, LOOP_BUF_SIZE, 0);
+	if (err)
+		fprintf(stderr, "gwbench: receive buffers: %s\n", strerror(-err));
+	return err;
 }
 
 static int loop_table_init(struct gwb_thread *t)
@@ -189,8 +166,7 @@ static int loop_setup(struct gwb_thread *t)
 
 err_table:
 	loop_table_free(t);
-	uring_free_buf_ring(&t->ring, t->br, t->br_entries, 0);
-	free(t->bufs);
+	bufring_free(&t->bufs, &t->ring);
 err_ring:
 	io_uring_queue_exit(&t->ring);
 	return err;
@@ -200,11 +176,10 @@ static void loop_teardown(struct gwb_thread *t)
 {
 	/* Closes of finished connections may still sit in the SQ. */
 	io_uring_submit(&t->ring);
-	uring_free_buf_ring(&t->ring, t->br, t->br_entries, 0);
+	bufring_free(&t->bufs, &t->ring);
 	/* Exiting the ring cancels every op, so the memory they name can go. */
 	io_uring_queue_exit(&t->ring);
 	loop_table_free(t);
-	free(t->bufs);
 }
 
 /* This thread's share of the work: requests (-n), rate (-R), and the
@@ -391,10 +366,7 @@ static int loop_turn(struct gwb_thread *t)
 		n++;
 	}
 	io_uring_cq_advance(&t->ring, n);
-	if (t->br_returned) {
-		io_uring_buf_ring_advance(t->br, (int)t->br_returned);
-		t->br_returned = 0;
-	}
+	bufring_publish(&t->bufs);
 	loop_reopen(t);
 	if (t->open_loop)
 		loop_schedule(t);
