@@ -21,6 +21,7 @@
 #include "worker/balance.h"
 #include "worker/client.h"
 #include "worker/conn.h"
+#include "worker/pool.h"
 #include "worker/route.h"
 #include "worker/upstream.h"
 #include "worker/loop.h"
@@ -114,7 +115,7 @@ static void start_drain(struct worker *w)
 		if (c->kind == CONN_CLIENT && !c->closing)
 			client_drain(w, c);
 	}
-	upstream_close_idle(w);
+	pool_close_all(w);
 }
 
 static void on_signal(struct worker *w, int res)

@@ -22,44 +22,13 @@
 #include "lib/log.h"
 #include "worker/conn.h"
 #include "worker/pipeline.h"
+#include "worker/pool.h"
 #include "worker/stages.h"
 #include "worker/transform.h"
 
-#define POOL_NONE UINT32_MAX
 /* Upstream response heads may be larger than what we accept from clients. */
 #define MAX_RESPONSE_HEAD (64u << 10)
 #define MAX_RESPONSE_TRAILER 8192u
-
-static struct pool *pool_of(struct worker *w, const struct conn *up)
-{
-	return &w->pools[up->up.service][up->up.instance];
-}
-
-static void pool_push(struct worker *w, struct conn *up)
-{
-	struct pool *p = pool_of(w, up);
-
-	up->up.phase = UPSTREAM_IDLE;
-	up->up.pool_prev = POOL_NONE;
-	up->up.pool_next = p->head;
-	if (p->head != POOL_NONE)
-		w->conns[p->head].up.pool_prev = up->index;
-	p->head = up->index;
-	p->count++;
-}
-
-static void pool_remove(struct worker *w, struct conn *up)
-{
-	struct pool *p = pool_of(w, up);
-
-	if (up->up.pool_prev != POOL_NONE)
-		w->conns[up->up.pool_prev].up.pool_next = up->up.pool_next;
-	else
-		p->head = up->up.pool_next;
-	if (up->up.pool_next != POOL_NONE)
-		w->conns[up->up.pool_next].up.pool_prev = up->up.pool_prev;
-	p->count--;
-}
 
 static const struct gw_service_conf *service_of(struct worker *w, const struct exchange *ex)
 {
@@ -122,23 +91,11 @@ static int connect_new(struct worker *w, struct exchange *ex, struct conn **out)
 	return 0;
 }
 
-static struct conn *pool_take(struct worker *w, const struct exchange *ex)
-{
-	struct pool *p = &w->pools[ex->service][ex->instance];
-
-	if (p->head == POOL_NONE)
-		return NULL;
-	struct conn *up = &w->conns[p->head];
-	pool_remove(w, up);
-	up->up.phase = UPSTREAM_ACTIVE;
-	return up;
-}
-
 /* Put the exchange on a pooled connection or a new one, with the request
  * head queued. 0 or -errno. */
 static int attach(struct worker *w, struct exchange *ex)
 {
-	struct conn *up = ex->up_retried ? NULL : pool_take(w, ex);
+	struct conn *up = ex->up_retried ? NULL : pool_take(w, ex->service, ex->instance);
 	int err;
 
 	if (up) {
@@ -407,7 +364,7 @@ void upstream_resume(struct worker *w, struct exchange *ex)
  * deadline) ends it: data out of turn means it cannot be trusted. */
 static void drop_idle(struct worker *w, struct conn *up)
 {
-	pool_remove(w, up);
+	pool_unpark(w, up);
 	conn_close(w, up);
 }
 
@@ -553,26 +510,12 @@ void upstream_finish(struct worker *w, struct exchange *ex)
 		return;
 	bool reuse = ex->resp.h.keep_alive && ex->resp_mode != HTTP_BODY_UNTIL_CLOSE &&
 		     ex->req_body_done && buf_avail(&up->in) == 0 && !up->peer_eof &&
-		     !w->draining && pool_of(w, up)->count < svc->keepalive;
+		     !w->draining && pool_idle(w, ex->service, ex->instance) < svc->keepalive;
 	detach(w, ex);
 	if (!reuse) {
 		conn_close(w, up);
 		return;
 	}
-	pool_push(w, up);
+	pool_park(w, up);
 	arm_timer(w, up, w->cfg->idle_timeout_ms);
-}
-
-void upstream_close_idle(struct worker *w)
-{
-	for (size_t s = 0; s < w->cfg->n_services; s++) {
-		for (size_t i = 0; i < w->cfg->services[s].n_instances; i++) {
-			struct pool *p = &w->pools[s][i];
-			while (p->head != POOL_NONE) {
-				struct conn *up = &w->conns[p->head];
-				pool_remove(w, up);
-				conn_close(w, up);
-			}
-		}
-	}
 }

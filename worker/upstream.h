@@ -49,7 +49,4 @@ void upstream_abort(struct worker *w, struct exchange *ex);
  * carry another request, else close it. */
 void upstream_finish(struct worker *w, struct exchange *ex);
 
-/* Close every idle pooled connection (drain). */
-void upstream_close_idle(struct worker *w);
-
 #endif

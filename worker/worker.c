@@ -18,6 +18,7 @@
 #include "worker/core.h"
 #include "worker/loop.h"
 #include "worker/pipeline.h"
+#include "worker/pool.h"
 #include "worker/route.h"
 
 #define RING_ENTRIES 4096u
@@ -151,7 +152,7 @@ static int setup_routing(struct worker *w)
 		if (!w->balancers[s] || !w->pools[s])
 			goto err_free;
 		for (size_t i = 0; i < svc->n_instances; i++)
-			w->pools[s][i].head = UINT32_MAX;
+			pool_init(&w->pools[s][i]);
 	}
 	return 0;
 

@@ -1,0 +1,68 @@
+#include "worker/pool.h"
+
+#include "worker/conn.h"
+
+static struct pool *pool_of(struct worker *w, const struct conn *up)
+{
+	return &w->pools[up->up.service][up->up.instance];
+}
+
+void pool_init(struct pool *p)
+{
+	p->head = POOL_NONE;
+	p->count = 0;
+}
+
+void pool_park(struct worker *w, struct conn *up)
+{
+	struct pool *p = pool_of(w, up);
+
+	up->up.phase = UPSTREAM_IDLE;
+	up->up.pool_prev = POOL_NONE;
+	up->up.pool_next = p->head;
+	if (p->head != POOL_NONE)
+		w->conns[p->head].up.pool_prev = up->index;
+	p->head = up->index;
+	p->count++;
+}
+
+void pool_unpark(struct worker *w, struct conn *up)
+{
+	struct pool *p = pool_of(w, up);
+
+	if (up->up.pool_prev != POOL_NONE)
+		w->conns[up->up.pool_prev].up.pool_next = up->up.pool_next;
+	else
+		p->head = up->up.pool_next;
+	if (up->up.pool_next != POOL_NONE)
+		w->conns[up->up.pool_next].up.pool_prev = up->up.pool_prev;
+	p->count--;
+}
+
+struct conn *pool_take(struct worker *w, uint32_t service, uint32_t instance)
+{
+	struct pool *p = &w->pools[service][instance];
+
+	if (p->head == POOL_NONE)
+		return NULL;
+	struct conn *up = &w->conns[p->head];
+	pool_unpark(w, up);
+	up->up.phase = UPSTREAM_ACTIVE;
+	return up;
+}
+
+uint32_t pool_idle(const struct worker *w, uint32_t service, uint32_t instance)
+{
+	return w->pools[service][instance].count;
+}
+
+void pool_close_all(struct worker *w)
+{
+	for (size_t s = 0; s < w->cfg->n_services; s++) {
+		for (size_t i = 0; i < w->cfg->services[s].n_instances; i++) {
+			struct conn *up;
+			while ((up = pool_take(w, (uint32_t)s, (uint32_t)i)))
+				conn_close(w, up);
+		}
+	}
+}

@@ -1,0 +1,30 @@
+/* Idle upstream connections, per worker and per instance (struct pool in
+ * core.h): a doubly linked list through connection indexes, most recently
+ * parked first. Being per worker, no lock is ever taken. */
+#ifndef GW_WORKER_POOL_H
+#define GW_WORKER_POOL_H
+
+#include "worker/core.h"
+
+#define POOL_NONE UINT32_MAX
+
+/* Mark <p> empty (at worker start). */
+void pool_init(struct pool *p);
+
+/* Park <up> (its service and instance set) as idle. */
+void pool_park(struct worker *w, struct conn *up);
+
+/* Take a parked <up> out of its pool. */
+void pool_unpark(struct worker *w, struct conn *up);
+
+/* The most recently parked connection of an instance, unparked and made
+ * ACTIVE, or NULL when none is idle. */
+struct conn *pool_take(struct worker *w, uint32_t service, uint32_t instance);
+
+/* Idle connections of an instance. */
+uint32_t pool_idle(const struct worker *w, uint32_t service, uint32_t instance);
+
+/* Close every idle connection (drain). */
+void pool_close_all(struct worker *w);
+
+#endif
