@@ -11,7 +11,7 @@ Rules kept here so the test files need not repeat them:
   * cleanup sends SIGTERM, then SIGKILL after a grace period, to the pids
     this module spawned (and gatewayd's workers, found as its children),
     from tearDown and again from atexit;
-  * a missing binary makes the file exit 77, which meson reports as skipped.
+  * a missing binary makes the file fail: the build is broken.
 
 Binaries come from $GATEWAYD and $GW_ECHO (set by tests/e2e/meson.build),
 falling back to ../../build/ relative to this file.
@@ -48,8 +48,6 @@ TIMEOUT = 5.0		# seconds: default bound for any single wait
 START_TIMEOUT = 10.0	# seconds: a process must be ready within this
 STOP_GRACE = 5.0	# seconds between SIGTERM and SIGKILL
 VERBOSE = bool(os.environ.get("GW_E2E_VERBOSE"))
-
-SKIP = 77
 
 # Lines that start a sanitizer report (ASan, LSan, UBSan).
 SANITIZER_MARKS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:")
@@ -733,10 +731,11 @@ def wait_until(pred, timeout=TIMEOUT, interval=0.01, what="condition"):
 # ---------------------------------------------------------------- entry point
 
 def main():
-    """unittest.main(), or exit 77 when a binary is missing."""
+    """unittest.main(), after checking the binaries under test exist: a
+    missing one is a broken build, so the file fails (it is not a skip)."""
     for name, path in (("gatewayd", GATEWAYD), ("gw-echo", GW_ECHO)):
         if not (os.path.isfile(path) and os.access(path, os.X_OK)):
-            sys.stderr.write("skip: %s not found at %s (set $%s)\n"
+            sys.stderr.write("%s not found at %s (set $%s)\n"
                              % (name, path, "GATEWAYD" if name == "gatewayd" else "GW_ECHO"))
-            sys.exit(SKIP)
+            sys.exit(1)
     unittest.main()

@@ -8,7 +8,6 @@ timeout, and no test sleeps."""
 import os
 import socket
 import sys
-import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -198,9 +197,7 @@ class Errors(unittest.TestCase):
     # --- client timeouts
 
     def test_408_partial_head(self):
-        t0 = time.monotonic()
         self.assertAnsweredAndClosed("GET /x HTTP/1.1\r\nHost: t\r\n", 408)
-        self.assertLess(time.monotonic() - t0, 4.0)
 
     def test_silent_connection_closed(self):
         """A client that never sends a byte is closed after header_timeout,
@@ -238,25 +235,21 @@ class Errors(unittest.TestCase):
             self.assertUsableOrClosed(c, r)
 
     def test_504_upstream_timeout(self):
-        t0 = time.monotonic()
         with gwtest.RawConn(self.gw.port) as c:
             c.send("GET /x?hang=1 HTTP/1.1\r\nHost: t\r\n\r\n")
             r = c.read_response()
             self.assertErrorResponse(r, 504)
             self.assertUsableOrClosed(c, r)
-        self.assertLess(time.monotonic() - t0, 4.0)
 
     def test_delay_under_timeout_served(self):
         r = gwtest.request(self.gw.port, "GET", "/x?delay=50")
         self.assertEqual(r.status, 200)
 
     def test_504_connect_timeout(self):
-        if not self.hole:
-            self.skipTest("cannot make a listener whose accept queue is full")
-        t0 = time.monotonic()
+        self.assertTrue(self.hole, "could not make a listener whose accept queue is full")
         r = gwtest.request(self.gw.port, "GET", "/blackhole/x")
         self.assertErrorResponse(r, 504)
-        self.assertLess(time.monotonic() - t0, 4.0)
+        self.assertIn("connect", r.json()["error"])
 
 
 if __name__ == "__main__":
