@@ -274,6 +274,14 @@ class Echo:
             _, line = self.stdout.wait_for(lambda l: l.startswith("listening "),
                                            START_TIMEOUT, start=i)
             self.ports.append(int(line.rsplit(":", 1)[1]))
+        # A kernel-chosen port may have served an earlier test whose
+        # connections linger in TIME_WAIT: count only what comes after.
+        self.stale_peers = peers_of(self.port)
+
+    def peers(self, states=None):
+        """Connections made to the first port since this gw-echo started
+        (peers_of, less what the port carried before)."""
+        return peers_of(self.port, states) - self.stale_peers
 
     @property
     def port(self):
@@ -325,8 +333,13 @@ class Gateway:
                        for l in self.proc.stderr.snapshot()) if m]
         if not self.ports:
             raise AssertionError("gatewayd is ready but printed no listen port")
+        self.stale_peers = peers_of(self.port)	# see Echo.stale_peers
         self.proc.remember_children()
         return self
+
+    def peers(self, states=None):
+        """Connections made to the first listener since gatewayd started."""
+        return peers_of(self.port, states) - self.stale_peers
 
     @property
     def port(self):

@@ -92,7 +92,7 @@ class Direct(unittest.TestCase):
         self.assertEqual(r["requests"], 1000)
         self.assertNoErrors(r)
         # Keep-alive: 8 connections, not 1000.
-        self.assertLessEqual(len(gwtest.peers_of(self.echo.port)), 8)
+        self.assertLessEqual(len(self.echo.peers()), 8)
 
     def test_requests_exact_threads_pipeline(self):
         r = bench("-n", 999, "-c", 6, "-t", 2, "--pipeline", 4, self.url("/"))
@@ -111,7 +111,7 @@ class Direct(unittest.TestCase):
         self.assertNoErrors(r)
         # One connection per request; the server closed first, so it holds
         # the TIME_WAITs, which /proc/net/tcp still lists.
-        self.assertGreaterEqual(len(gwtest.peers_of(self.echo.port)), 60)
+        self.assertGreaterEqual(len(self.echo.peers()), 60)
         r = bench("-c", 4, "-d", "1s", "--no-keepalive", self.url("/"))
         self.assertGreater(r["requests"], 0)
         self.assertNoErrors(r)

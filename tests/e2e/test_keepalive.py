@@ -43,7 +43,7 @@ class KeepAlive(unittest.TestCase):
             self.assertIs(conn.sock, sock, "http.client had to reconnect at request %d" % i)
             self.assertEqual(conn.sock.getsockname(), local)
         # One client connection to the gateway, seen from the kernel too.
-        self.assertEqual(gwtest.peers_of(self.gw.port), {local[1]})
+        self.assertEqual(self.gw.peers(), {local[1]})
 
     def test_upstream_connections_pooled(self):
         """50 sequential requests through one worker with keepalive = 4 use
@@ -53,18 +53,18 @@ class KeepAlive(unittest.TestCase):
         for i in range(50):
             r = gwtest.request(self.gw.port, "GET", "/pool/%d" % i, conn=conn)
             self.assertEqual(r.status, 200)
-            est = gwtest.peers_of(self.echo.port, states=("01",))
+            est = self.echo.peers(states=("01",))
             most_established = max(most_established, len(est))
         self.assertLessEqual(most_established, 2)
         # Every connection ever made to the echo port (TIME_WAIT included).
-        ever = gwtest.peers_of(self.echo.port)
+        ever = self.echo.peers()
         self.assertLessEqual(len(ever), 2, "upstream connections made: %d" % len(ever))
 
     def test_upstream_reused_across_client_connections(self):
         for i in range(10):
             r = gwtest.request(self.gw.port, "GET", "/fresh/%d" % i)
             self.assertEqual(r.status, 200)
-        self.assertLessEqual(len(gwtest.peers_of(self.echo.port)), 2)
+        self.assertLessEqual(len(self.echo.peers()), 2)
 
     def test_concurrent_clients(self):
         """32 clients at once, 10 requests each on their own keep-alive

@@ -75,7 +75,7 @@ class Process(unittest.TestCase):
         # keepalive = 0: every request opens its own upstream connection,
         # so a second connection ever made to the echo port means the
         # gateway has parsed /slow and is proxying it.
-        gwtest.wait_until(lambda: len(gwtest.peers_of(self.echo.port)) >= 2,
+        gwtest.wait_until(lambda: len(self.echo.peers()) >= 2,
                           what="the slow request to reach the upstream")
         self.assertTrue(reader.is_alive(), "the slow request finished too early")
 
