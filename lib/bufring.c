@@ -13,6 +13,7 @@ int bufring_init(struct bufring *r, struct io_uring *ring, unsigned entries, uns
 	r->entries = entries;
 	r->size = size;
 	r->pending = 0;
+	r->held = 0;
 	r->bgid = bgid;
 	r->mem = malloc((size_t)entries * size);
 	if (!r->mem)

@@ -10,6 +10,7 @@
 #define GW_LIB_BUFRING_H
 
 #include <liburing.h>
+#include <stdbool.h>
 
 struct bufring {
 	struct io_uring_buf_ring *br;
@@ -17,6 +18,7 @@ struct bufring {
 	unsigned entries;	/* a power of two */
 	unsigned size;		/* bytes per buffer */
 	unsigned pending;	/* put since the last publish */
+	unsigned held;		/* out of the ring on purpose (bufring_hold()) */
 	int bgid;		/* buffer group id for IOSQE_BUFFER_SELECT */
 };
 
@@ -40,6 +42,24 @@ static inline void bufring_put(struct bufring *r, unsigned bid)
 {
 	io_uring_buf_ring_add(r->br, bufring_data(r, bid), r->size, (unsigned short)bid,
 			      io_uring_buf_ring_mask(r->entries), (int)r->pending++);
+}
+
+/* May one more buffer stay out of the ring after its recv (its bytes to
+ * be sent straight from it)? Yes while at most half the ring is held, so
+ * receives never starve. Counts it when yes. */
+static inline bool bufring_hold(struct bufring *r)
+{
+	if (r->held >= r->entries / 2)
+		return false;
+	r->held++;
+	return true;
+}
+
+/* Give back a buffer that bufring_hold() kept. */
+static inline void bufring_put_held(struct bufring *r, unsigned bid)
+{
+	r->held--;
+	bufring_put(r, bid);
 }
 
 /* Publish the buffers put since the last call. */

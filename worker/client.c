@@ -145,14 +145,14 @@ void client_on_data(struct worker *w, struct conn *c)
 	}
 }
 
-size_t client_offer(struct worker *w, struct conn *c, const char *src, size_t len)
+size_t client_offer(struct worker *w, struct conn *c, const struct rx *rx)
 {
 	struct exchange *ex = c->client.ex;
 
 	if (c->client.phase != CLIENT_EXCHANGE || ex->req_body_done || !ex->up ||
 	    buf_avail(&c->in) > 0)
 		return 0;
-	return upstream_offer_request(w, ex, src, len);
+	return upstream_offer_request(w, ex, rx);
 }
 
 void client_on_eof(struct worker *w, struct conn *c, int err)

@@ -5,6 +5,7 @@
 
 #include <stdbool.h>
 
+#include "worker/conn.h"
 #include "worker/core.h"
 
 /* A new connection from a listener's multishot accept. */
@@ -14,7 +15,7 @@ void client_accept(struct worker *w, int fd);
 void client_on_data(struct worker *w, struct conn *c);
 /* Request body bytes straight from a receive buffer (see upstream_offer()):
  * how many were relayed without passing through c->in. */
-size_t client_offer(struct worker *w, struct conn *c, const char *src, size_t len);
+size_t client_offer(struct worker *w, struct conn *c, const struct rx *rx);
 void client_on_eof(struct worker *w, struct conn *c, int err);
 void client_on_sent(struct worker *w, struct conn *c);
 void client_on_timeout(struct worker *w, struct conn *c);

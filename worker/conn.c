@@ -20,8 +20,7 @@ struct conn *conn_alloc(struct worker *w, enum conn_kind kind, int fd)
 	c->recv_armed = c->recv_paused = c->send_busy = false;
 	c->closing = c->shut_wr = c->peer_eof = false;
 	buf_reset(&c->in);
-	buf_reset(&c->outq);
-	buf_reset(&c->outtx);
+	c->fill = 0;
 	memset(&c->timer, 0, sizeof(c->timer));
 	memset(&c->client, 0, sizeof(c->client) > sizeof(c->up) ? sizeof(c->client) : sizeof(c->up));
 	return c;
@@ -52,8 +51,9 @@ static void release_slot(struct worker *w, struct conn *c)
 	io_uring_prep_close(sqe, c->fd);
 	io_uring_sqe_set_data64(sqe, ud_make(OP_CLOSE, 0, 0));
 	trim_buf(&c->in);
-	trim_buf(&c->outq);
-	trim_buf(&c->outtx);
+	/* No send is in flight now: held receive buffers can go back. */
+	outq_drop(&c->out[0], &w->bufs);
+	outq_drop(&c->out[1], &w->bufs);
 	c->fd = -1;
 	c->kind = CONN_FREE;
 	c->gen++;
@@ -101,14 +101,37 @@ void conn_resume_recv(struct worker *w, struct conn *c)
 
 int conn_queue(struct conn *c, const void *data, size_t len)
 {
-	return buf_append(&c->outq, data, len, CONN_OUT_CAP);
+	return outq_append(&c->out[c->fill], data, len, CONN_OUT_CAP);
+}
+
+bool conn_queue_held(struct worker *w, struct conn *c, unsigned bid, const char *p, size_t len)
+{
+	if (!bufring_hold(&w->bufs))
+		return false;
+	if (outq_hold(&c->out[c->fill], (int)bid, p, len))
+		return true;
+	w->bufs.held--;	/* not taken after all: the caller recycles it */
+	return false;
+}
+
+struct buf *conn_out_begin(struct conn *c)
+{
+	return outq_bytes(&c->out[c->fill]);
+}
+
+void conn_out_end(struct conn *c, size_t before)
+{
+	outq_commit(&c->out[c->fill], before);
 }
 
 static void submit_send(struct worker *w, struct conn *c)
 {
 	struct io_uring_sqe *sqe = wk_sqe(w);
 
-	io_uring_prep_send(sqe, c->fd, buf_head(&c->outtx), buf_avail(&c->outtx), MSG_NOSIGNAL);
+	memset(&c->msg, 0, sizeof(c->msg));
+	c->msg.msg_iov = c->iov;
+	c->msg.msg_iovlen = (size_t)outq_iov(&c->out[c->fill ^ 1], c->iov);
+	io_uring_prep_sendmsg(sqe, c->fd, &c->msg, MSG_NOSIGNAL);
 	io_uring_sqe_set_data64(sqe, ud_make(OP_SEND, c->index, c->gen));
 	c->send_busy = true;
 	c->inflight++;
@@ -116,14 +139,11 @@ static void submit_send(struct worker *w, struct conn *c)
 
 void conn_flush(struct worker *w, struct conn *c)
 {
-	if (c->send_busy || c->closing || buf_avail(&c->outq) == 0)
+	if (c->send_busy || c->closing || c->out[c->fill].total == 0)
 		return;
-	/* Swap buffers: what was queued goes out, the spent one takes new
-	 * bytes. Nothing is copied. */
-	struct buf spent = c->outtx;
-	c->outtx = c->outq;
-	c->outq = spent;
-	buf_reset(&c->outq);
+	/* The filling queue goes out; the spent one takes new bytes. Nothing
+	 * is copied. */
+	c->fill ^= 1;
 	submit_send(w, c);
 }
 
@@ -159,11 +179,14 @@ void conn_recycle_buffer(struct worker *w, unsigned bid)
 }
 
 /* Hand fresh bytes to the kind's fast path before they are copied. */
-static size_t offer(struct worker *w, struct conn *c, const char *data, size_t len)
+static size_t offer(struct worker *w, struct conn *c, unsigned bid, const char *data, size_t len,
+		    bool *held)
 {
+	struct rx rx = { bid, data, len, held };
+
 	if (c->kind == CONN_CLIENT)
-		return client_offer(w, c, data, len);
-	return upstream_offer(w, c, data, len);
+		return client_offer(w, c, &rx);
+	return upstream_offer(w, c, &rx);
 }
 
 static void deliver_data(struct worker *w, struct conn *c)
@@ -188,12 +211,16 @@ static void deliver_eof(struct worker *w, struct conn *c, int err)
 static ssize_t take_bytes(struct worker *w, struct conn *c, unsigned bid, size_t len)
 {
 	const char *data = bufring_data(&w->bufs, bid);
-	size_t used = buf_avail(&c->in) == 0 ? offer(w, c, data, len) : 0;
+	bool held = false;
+	size_t used = buf_avail(&c->in) == 0 ? offer(w, c, bid, data, len, &held) : 0;
 	int err = 0;
 
+	/* A held buffer stays valid until its send completes, so copying the
+	 * rest of it now is safe either way. */
 	if (used < len && !c->closing)
 		err = buf_append(&c->in, data + used, len - used, CONN_IN_CAP);
-	conn_recycle_buffer(w, bid);
+	if (!held)
+		conn_recycle_buffer(w, bid);
 	return err ? err : (ssize_t)(len - used);
 }
 
@@ -249,9 +276,8 @@ void conn_on_send(struct worker *w, struct conn *c, int res)
 		deliver_eof(w, c, res);
 		return;
 	}
-	buf_consume(&c->outtx, (size_t)res);
-	if (buf_avail(&c->outtx) > 0)
-		submit_send(w, c);
+	if (outq_advance(&c->out[c->fill ^ 1], (size_t)res, &w->bufs) > 0)
+		submit_send(w, c);	/* a partial send: the rest of the same queue */
 	else
 		conn_flush(w, c);
 	if (c->kind == CONN_CLIENT)

@@ -3,7 +3,8 @@
  * sends, backpressure, teardown).
  *
  * A connection's memory is reused only after every SQE that names it has
- * completed (inflight == 0): the kernel may read outtx until its send
+ * completed (inflight == 0): the kernel may read the queue in flight (and
+ * the receive buffers it holds) until its send
  * completes. Completions carry the slot's generation, so one arriving for a
  * recycled slot is dropped by the loop. */
 #ifndef GW_WORKER_CONN_H
@@ -29,8 +30,29 @@ void conn_arm_recv(struct worker *w, struct conn *c);
 void conn_pause_recv(struct worker *w, struct conn *c);
 void conn_resume_recv(struct worker *w, struct conn *c);
 
-/* Queue bytes for sending; 0 or -ENOBUFS past the output cap. */
+/* Queue bytes for sending (copied); 0 or -ENOBUFS past the output cap. */
 int conn_queue(struct conn *c, const void *data, size_t len);
+
+/* Queue the slice <p>, <len> of provided receive buffer <bid> without
+ * copying it. True when taken: the buffer then returns to the ring once
+ * sent (or when the connection closes), not from the caller. False when
+ * the ring cannot spare it or the queue has no segment left: copy instead. */
+bool conn_queue_held(struct worker *w, struct conn *c, unsigned bid, const char *p, size_t len);
+
+/* Format output in place: append to conn_out_begin()'s buffer, then
+ * conn_out_end(c, the buffer's len before) queues what was appended. */
+struct buf *conn_out_begin(struct conn *c);
+void conn_out_end(struct conn *c, size_t before);
+
+/* Fresh bytes of one recv, offered to a fast path before being copied into
+ * ->in: a taker may hold the provided buffer (conn_queue_held()) and says
+ * so in *held. */
+struct rx {
+	unsigned bid;
+	const char *data;
+	size_t len;
+	bool *held;
+};
 
 /* Submit a send of queued bytes unless one is in flight. */
 void conn_flush(struct worker *w, struct conn *c);
@@ -38,7 +60,7 @@ void conn_flush(struct worker *w, struct conn *c);
 /* Bytes queued or in flight towards the peer. */
 static inline size_t conn_pending_out(const struct conn *c)
 {
-	return buf_avail(&c->outq) + buf_avail(&c->outtx);
+	return c->out[0].total + c->out[1].total;
 }
 
 /* Shut the write side (after the final response was sent). */

@@ -18,6 +18,7 @@
 #include "lib/buf.h"
 #include "lib/bufring.h"
 #include "worker/appender.h"
+#include "worker/outq.h"
 #include "worker/timer.h"
 
 struct exchange;
@@ -91,13 +92,15 @@ struct conn {
 	uint8_t inflight;	/* SQEs in flight that name this conn */
 	bool recv_armed;	/* a multishot recv is active */
 	bool recv_paused;	/* we stopped reading on purpose (backpressure) */
-	bool send_busy;		/* a send is in flight from outtx */
+	bool send_busy;		/* a send is in flight from out[fill ^ 1] */
 	bool closing;		/* conn_close() called: no new I/O */
 	bool shut_wr;		/* write side shut down after the last send */
 	bool peer_eof;		/* the peer closed its write side */
 	struct buf in;		/* received, not yet consumed */
-	struct buf outq;	/* queued for sending */
-	struct buf outtx;	/* being sent; the kernel may read it until the send completes */
+	struct outq out[2];	/* out[fill] takes new bytes; the other may be in flight */
+	uint8_t fill;
+	struct iovec iov[OUTQ_SEGS];	/* the send in flight, read by the kernel */
+	struct msghdr msg;
 	struct timer timer;
 	union {
 		struct client_state client;

@@ -16,15 +16,16 @@ enum stage_result stage_respond(struct worker *w, struct exchange *ex)
 {
 	if (!ex->resp_head_sent) {
 		struct conn *up = ex->up;
-		struct conn *c = ex->client;
-		size_t before = buf_avail(&c->outq);
+		struct buf *out = conn_out_begin(ex->client);
+		size_t before = out->len;
 
 		/* An early response leaves the request body unread, and then
 		 * the connection cannot find where the next request begins. */
 		if (!ex->req_body_done || ex->resp_mode == HTTP_BODY_UNTIL_CLOSE || ex->dechunk ||
 		    w->draining)
 			ex->keep_alive = false;
-		if (transform_response_head(w, ex, buf_head(&up->in), &c->outq) != 0) {
+		if (transform_response_head(w, ex, buf_head(&up->in), out) != 0) {
+			out->len = before;
 			ex->status = 502;
 			ex->error = "upstream response head too large";
 			ex->keep_alive = false;
@@ -32,7 +33,8 @@ enum stage_result stage_respond(struct worker *w, struct exchange *ex)
 		}
 		ex->status = ex->resp.status;
 		ex->resp_head_sent = true;
-		ex->bytes_out += buf_avail(&c->outq) - before;
+		ex->bytes_out += out->len - before;
+		conn_out_end(ex->client, before);
 		buf_consume(&up->in, ex->resp.h.head_len);
 		http_body_init(&ex->resp_body, ex->resp_mode,
 			       ex->resp.h.content_length > 0 ? (uint64_t)ex->resp.h.content_length : 0,
@@ -72,18 +74,22 @@ void respond_error(struct worker *w, struct exchange *ex)
 	json_escape(msg, sizeof(msg), ex->error ? ex->error : http_status_reason(ex->status));
 	body_len = snprintf(body, sizeof(body), "{\"error\":\"%s\",\"status\":%u,\"request_id\":\"%s\"}\n",
 			    msg, ex->status, ex->request_id);
-	size_t before = buf_avail(&c->outq);
-	int err = buf_printf(&c->outq, CONN_OUT_CAP,
+	struct buf *out = conn_out_begin(c);
+	size_t before = out->len;
+	int err = buf_printf(out, CONN_OUT_CAP,
 		"HTTP/1.1 %u %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n"
 		"Date: %s\r\nX-Request-Id: %s\r\n%s\r\n",
 		ex->status, http_status_reason(ex->status), body_len, http_date(), ex->request_id,
 		!ex->keep_alive ? "Connection: close\r\n"
 		: ex->client_minor == 0 ? "Connection: keep-alive\r\n" : "");
 	if (!err && ex->method != HTTP_M_HEAD)
-		err = conn_queue(c, body, (size_t)body_len);
-	if (err)
+		err = buf_append(out, body, (size_t)body_len, CONN_OUT_CAP);
+	if (err) {
+		out->len = before;	/* nothing half-formatted goes out */
 		ex->keep_alive = false;
-	ex->bytes_out += buf_avail(&c->outq) - before;
+	}
+	ex->bytes_out += out->len - before;
+	conn_out_end(c, before);
 	ex->resp_head_sent = true;
 	ex->resp_done = true;
 	conn_flush(w, c);

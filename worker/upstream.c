@@ -173,10 +173,23 @@ void upstream_on_connect(struct worker *w, struct conn *up, int res)
 	conn_flush(w, up);
 }
 
+/* Queue relayed bytes for <to>: straight from the receive buffer when they
+ * came from one (<rx>, at most once per buffer), copied otherwise. */
+static void queue_relayed(struct worker *w, struct conn *to, const struct rx *rx,
+			  const char *p, size_t n)
+{
+	if (rx && !*rx->held && n > 0 && conn_queue_held(w, to, rx->bid, p, n)) {
+		*rx->held = true;
+		return;
+	}
+	conn_queue(to, p, n);
+}
+
 /* Move request body bytes from <src> to the upstream until the body ends,
  * the bytes run out, or the upstream has enough queued (then the client is
  * paused). Returns the bytes consumed, or -EINVAL with ex->status/error. */
-static ssize_t relay_request(struct worker *w, struct exchange *ex, const char *src, size_t len)
+static ssize_t relay_request(struct worker *w, struct exchange *ex, const char *src, size_t len,
+			     const struct rx *rx)
 {
 	struct conn *up = ex->up;
 	uint64_t limit = w->cfg->max_body_bytes;
@@ -203,7 +216,7 @@ static ssize_t relay_request(struct worker *w, struct exchange *ex, const char *
 			ex->keep_alive = false;
 			return -EINVAL;
 		}
-		conn_queue(up, src + used, n);
+		queue_relayed(w, up, rx, src + used, n);
 		ex->bytes_in += n;
 		used += n;
 		ex->req_body_done = r == HTTP_DONE;
@@ -227,7 +240,7 @@ static void request_relayed(struct worker *w, struct exchange *ex)
 int upstream_pump_request(struct worker *w, struct exchange *ex)
 {
 	struct conn *c = ex->client;
-	ssize_t n = relay_request(w, ex, buf_head(&c->in), buf_avail(&c->in));
+	ssize_t n = relay_request(w, ex, buf_head(&c->in), buf_avail(&c->in), NULL);
 
 	if (n < 0)
 		return (int)n;
@@ -236,13 +249,13 @@ int upstream_pump_request(struct worker *w, struct exchange *ex)
 	return 0;
 }
 
-size_t upstream_offer_request(struct worker *w, struct exchange *ex, const char *src, size_t len)
+size_t upstream_offer_request(struct worker *w, struct exchange *ex, const struct rx *rx)
 {
-	ssize_t n = relay_request(w, ex, src, len);
+	ssize_t n = relay_request(w, ex, rx->data, rx->len, rx);
 
 	if (n < 0) {
 		pipeline_fail(w, ex, ex->status, ex->error);
-		return len;	/* the connection is closing; drop the rest */
+		return rx->len;	/* the connection is closing; drop the rest */
 	}
 	request_relayed(w, ex);
 	return (size_t)n;
@@ -296,7 +309,8 @@ static enum http_result feed_response(struct exchange *ex, const char *p, size_t
 /* Move response body bytes from <src> to the client until the body ends,
  * the bytes run out, or the client has enough queued (then the upstream is
  * paused). Returns the bytes consumed, or -EINVAL with ex->status/error. */
-static ssize_t relay_response(struct worker *w, struct exchange *ex, const char *src, size_t len)
+static ssize_t relay_response(struct worker *w, struct exchange *ex, const char *src, size_t len,
+			      const struct rx *rx)
 {
 	struct conn *c = ex->client;
 	size_t used = 0;
@@ -317,7 +331,10 @@ static ssize_t relay_response(struct worker *w, struct exchange *ex, const char 
 			ex->error = "invalid response body from upstream";
 			return -EINVAL;
 		}
-		conn_queue(c, src + used, payload);
+		if (payload == n)
+			queue_relayed(w, c, rx, src + used, n);
+		else	/* decoding chunks: only the payload goes out */
+			conn_queue(c, src + used, payload);
 		ex->bytes_out += payload;
 		used += n;
 		ex->resp_done = r == HTTP_DONE;
@@ -328,7 +345,7 @@ static ssize_t relay_response(struct worker *w, struct exchange *ex, const char 
 int upstream_pump_response(struct worker *w, struct exchange *ex)
 {
 	struct conn *up = ex->up;
-	ssize_t n = relay_response(w, ex, buf_head(&up->in), buf_avail(&up->in));
+	ssize_t n = relay_response(w, ex, buf_head(&up->in), buf_avail(&up->in), NULL);
 
 	if (n < 0)
 		return (int)n;
@@ -403,7 +420,12 @@ static int parse_head(struct worker *w, struct exchange *ex)
 		/* 100 Continue is ours to send (we strip Expect upstream); other
 		 * interim responses (103) go to HTTP/1.1 clients. */
 		if (ex->resp.status != 100 && ex->client_minor == 1) {
-			transform_response_head(w, ex, buf, &ex->client->outq);
+			struct buf *out = conn_out_begin(ex->client);
+			size_t before = out->len;
+			if (transform_response_head(w, ex, buf, out) == 0)
+				conn_out_end(ex->client, before);
+			else
+				out->len = before;
 			conn_flush(w, ex->client);
 		}
 		buf_consume(&up->in, ex->resp.h.head_len);
@@ -429,8 +451,10 @@ void upstream_on_data(struct worker *w, struct conn *up)
 		continue_response(w, ex);
 }
 
-size_t upstream_offer(struct worker *w, struct conn *up, const char *src, size_t len)
+size_t upstream_offer(struct worker *w, struct conn *up, const struct rx *rx)
 {
+	const char *src = rx->data;
+	size_t len = rx->len;
 	struct exchange *ex = up->up.ex;
 
 	/* Only body bytes with nothing older waiting in up->in take the short
@@ -438,7 +462,7 @@ size_t upstream_offer(struct worker *w, struct conn *up, const char *src, size_t
 	if (!ex || !ex->resp_head_sent || ex->resp_done || buf_avail(&up->in) > 0)
 		return 0;
 	arm_timer(w, up, service_of(w, ex)->timeout_ms);
-	ssize_t n = relay_response(w, ex, src, len);
+	ssize_t n = relay_response(w, ex, src, len, rx);
 	if (n < 0) {
 		pipeline_fail(w, ex, ex->status, ex->error);
 		return len;

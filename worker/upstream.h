@@ -4,6 +4,7 @@
 #ifndef GW_WORKER_UPSTREAM_H
 #define GW_WORKER_UPSTREAM_H
 
+#include "worker/conn.h"
 #include "worker/core.h"
 
 struct exchange;
@@ -36,8 +37,8 @@ void upstream_resume(struct worker *w, struct exchange *ex);
  * (all of them when the exchange is not streaming a body) go through
  * ->in as usual. upstream_offer() is for upstream connections,
  * upstream_offer_request() for the client side of <ex>. */
-size_t upstream_offer(struct worker *w, struct conn *up, const char *src, size_t len);
-size_t upstream_offer_request(struct worker *w, struct exchange *ex, const char *src, size_t len);
+size_t upstream_offer(struct worker *w, struct conn *up, const struct rx *rx);
+size_t upstream_offer_request(struct worker *w, struct exchange *ex, const struct rx *rx);
 
 /* Client data arrived mid-exchange: pump it, answering on error. */
 void upstream_client_data(struct worker *w, struct exchange *ex);

@@ -80,8 +80,10 @@ static void free_conns(struct worker *w)
 {
 	for (uint32_t i = 0; w->conns && i < w->n_conns; i++) {
 		buf_free(&w->conns[i].in);
-		buf_free(&w->conns[i].outq);
-		buf_free(&w->conns[i].outtx);
+		outq_drop(&w->conns[i].out[0], &w->bufs);
+		outq_drop(&w->conns[i].out[1], &w->bufs);
+		outq_free(&w->conns[i].out[0]);
+		outq_free(&w->conns[i].out[1]);
 	}
 	for (uint32_t i = 0; w->exchanges && i < w->n_conns; i++) {
 		if (w->exchanges[i])
