@@ -46,6 +46,86 @@ enum gw_balance {
 	GW_BAL_HASH_HEADER,		/* consistent hash of a request header */
 };
 
+/* Which upstream outcomes a policy reacts to (breaker_on, retry on=). */
+#define GW_FAIL_CONNECT	0x1u	/* connect refused, unreachable or timed out */
+#define GW_FAIL_TIMEOUT	0x2u	/* no response head (or no body bytes) in time */
+#define GW_FAIL_RESET	0x4u	/* connection reset or closed before a response head */
+#define GW_FAIL_5XX	0x8u	/* any 500..599 response */
+
+struct gw_fail_set {
+	uint32_t kinds;			/* GW_FAIL_* */
+	uint64_t status[2];		/* bit (code - 500) for single codes 500..599 */
+};
+
+/* True when <set> covers an outcome of <kind> (one GW_FAIL_* bit, or 0 for
+ * "a response arrived") with response <status> (0 when none arrived). */
+static inline bool gw_fail_set_has(const struct gw_fail_set *set, uint32_t kind,
+				   unsigned status)
+{
+	if (kind)
+		return (set->kinds & kind) != 0;
+	if (status < 500 || status > 599)
+		return false;
+	if (set->kinds & GW_FAIL_5XX)
+		return true;
+	return (set->status[(status - 500) / 64] >> ((status - 500) % 64)) & 1u;
+}
+
+enum gw_breaker_mode {
+	GW_BRK_OFF = 0,			/* no breaker line */
+	GW_BRK_FAILURES,		/* trip on <failures> failures in <window> */
+	GW_BRK_RATIO,			/* trip on ratio_pct% failures once min_requests seen */
+};
+
+/* Longest breaker window, open and max_open. The breaker word in shared
+ * memory keeps 32-bit millisecond times and needs differences below 2^31;
+ * shm/breaker.h's BRK_PERIOD_MAX_MS must not be smaller. */
+#define GW_BRK_PERIOD_MAX_MS (1u << 30)
+
+/* "breaker = failures=5 window=10s open=30s probes=1 [max_open=5m]"
+ * or      "breaker = ratio=50% min_requests=20 window=10s open=30s probes=1" */
+struct gw_breaker_conf {
+	enum gw_breaker_mode mode;
+	unsigned failures;		/* 1..1023; FAILURES mode */
+	unsigned ratio_pct;		/* 1..100; RATIO mode */
+	unsigned min_requests;		/* 1..1023; RATIO mode, default 20 */
+	uint64_t window_ms;		/* default 10000 */
+	uint64_t open_ms;		/* first open period; default 30000 */
+	uint64_t max_open_ms;		/* doubling cap; default max(300000, open_ms) */
+	unsigned probes;		/* concurrent half-open probes, 1..63; default 1 */
+	struct gw_fail_set on;		/* breaker_on; default connect,timeout,reset,5xx */
+	int on_line;			/* of the breaker_on key; 0 = not given */
+	int line;			/* of the breaker key; 0 = none */
+};
+
+#define GW_RETRY_MAX 10u		/* most retries after the first try */
+
+/* "retry = 2 on=connect,timeout,502,503,504 backoff=25ms..250ms budget=20%" */
+struct gw_retry_conf {
+	unsigned attempts;		/* retries after the first try, 0..10; 0 = off */
+	struct gw_fail_set on;		/* default connect,reset,timeout,502,503,504 */
+	uint64_t backoff_min_ms;	/* full-jitter base; default 25 */
+	uint64_t backoff_max_ms;	/* cap; default 250 */
+	unsigned budget_pct;		/* retries in flight <= this % of requests in flight; default 20 */
+	unsigned min_concurrency;	/* retries always allowed below this many in flight; default 3 */
+	bool non_idempotent;		/* retry_non_idempotent = yes */
+	int non_idempotent_line;	/* of retry_non_idempotent; 0 = not given here */
+	int line;			/* of the retry key; 0 = not set here. On a route
+					 * with retry_non_idempotent but no retry, the
+					 * loader copies the service's policy here and sets
+					 * line to non_idempotent_line. */
+};
+
+/* "health = /healthz interval=2s timeout=1s rise=2 fall=3" */
+struct gw_health_conf {
+	char *path;			/* origin-form path; NULL = no active checks */
+	uint64_t interval_ms;		/* default 2000 */
+	uint64_t timeout_ms;		/* default 1000, <= interval */
+	unsigned rise;			/* successes to mark up, 1..100; default 2 */
+	unsigned fall;			/* failures to mark down, 1..100; default 3 */
+	int line;
+};
+
 struct gw_service_conf {
 	char *name;
 	struct gw_instance_conf *instances;
@@ -55,6 +135,9 @@ struct gw_service_conf {
 	uint64_t connect_timeout_ms;	/* default 1000 */
 	uint64_t timeout_ms;		/* response head / between reads; default 30000 */
 	unsigned keepalive;		/* idle upstream conns kept per instance per worker; default 32 */
+	struct gw_breaker_conf breaker;
+	struct gw_retry_conf retry;	/* attempts 0 = no retries (the default) */
+	struct gw_health_conf health;
 	int line;
 };
 
@@ -67,6 +150,32 @@ enum gw_path_kind {
 struct gw_header_match {
 	char *name;			/* lowercase */
 	char *value;			/* exact, case-sensitive */
+};
+
+enum gw_rl_by {
+	GW_RL_BY_IP = 0,		/* the client's address */
+	GW_RL_BY_HEADER,		/* a request header's value (absent: one shared key) */
+	GW_RL_BY_ROUTE,			/* one bucket for the whole route */
+};
+
+/* Longest time a full bucket takes to refill, burst * (period / count) in
+ * µs with the interval rounded down to the µs (about 50 days). The GCRA
+ * state in shared memory keeps 48-bit times; shm/rl.h's RL_SPAN_MAX_US
+ * must not be smaller. */
+#define GW_RL_SPAN_MAX_US (1ull << 42)
+
+/* "rate_limit = 10/min burst=5 by=ip": a bucket of <burst> requests
+ * refilled at <count> per <period_ms>, GCRA. */
+struct gw_rate_limit_conf {
+	uint64_t count;			/* 1..1000000 */
+	uint64_t period_ms;		/* 1s..1d; from "s", "min", "h", "d" or a duration */
+	uint64_t burst;			/* bucket size, 1..1000000; default count */
+	enum gw_rl_by by;
+	char *header;			/* lowercase; GW_RL_BY_HEADER only */
+	char *spec;			/* canonical text "10/60000ms burst=5 by=ip"
+					 * (by=header:NAME, by=route): the rule's
+					 * identity in shm across reloads */
+	int line;
 };
 
 struct gw_route_conf {
@@ -90,6 +199,9 @@ struct gw_route_conf {
 	char *rewrite_src;		/* regex source text */
 	char *rewrite_to;		/* replacement with $1..$9 */
 	unsigned n_conditions;		/* methods + host + headers + query, for precedence */
+	struct gw_rate_limit_conf *rate_limits;	/* every one must admit */
+	size_t n_rate_limits;
+	struct gw_retry_conf retry;	/* line 0: use the service's */
 	int line;
 };
 
@@ -108,6 +220,13 @@ struct gw_config {
 	uint64_t idle_timeout_ms;	/* default 60000 */
 	uint64_t max_header_bytes;	/* default 16384 */
 	uint64_t max_body_bytes;	/* default 8 MiB; 0 = unlimited */
+	uint64_t shm_size;		/* shared segment bytes; default 64 MiB, 8M..4G */
+	char *control_path;		/* gatewayctl's Unix socket; default
+					 * /run/gatewayd.sock; NULL = "off" */
+	struct gw_addr admin_addr;	/* admin_listen; default 127.0.0.1:9901 */
+	bool admin_enabled;		/* false for admin_listen = off */
+	char *admin_token;		/* bearer token for registry writes; NULL = none
+					 * (registry writes are then refused) */
 
 	struct gw_service_conf *services;
 	size_t n_services;

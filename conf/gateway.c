@@ -1,15 +1,26 @@
-/* The [gateway] section: listeners, worker processes, logging, and the
- * limits every connection lives under. */
+/* The [gateway] section: listeners, worker processes, logging, the limits
+ * every connection lives under, shared memory, and the control and admin
+ * endpoints. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/un.h>
 
 #include "conf/config.h"
 #include "conf/internal.h"
 
 #define GATEWAY_MAX_WORKERS 256
+#define GATEWAY_SHM_MIN (8ull << 20)
+#define GATEWAY_SHM_MAX (4ull << 30)
+#define GATEWAY_CONTROL_DEFAULT "/run/gatewayd.sock"
+#define GATEWAY_ADMIN_DEFAULT "127.0.0.1:9901"
+#define GATEWAY_TOKEN_MIN 16
 
-void conf__gateway_defaults(struct gw_config *cfg)
+/* Longest control socket path: sun_path holds it and its NUL, with a byte
+ * to spare. */
+#define GATEWAY_CONTROL_MAX (sizeof(((struct sockaddr_un *)0)->sun_path) - 2)
+
+int conf__gateway_defaults(struct gw_config *cfg)
 {
 	cfg->workers = 0;		/* auto */
 	cfg->pin_workers = true;
@@ -20,6 +31,12 @@ void conf__gateway_defaults(struct gw_config *cfg)
 	cfg->idle_timeout_ms = 60000;
 	cfg->max_header_bytes = 16384;
 	cfg->max_body_bytes = 8 << 20;
+	cfg->shm_size = 64ull << 20;
+	cfg->admin_enabled = true;
+	if (conf_parse_addr(GATEWAY_ADMIN_DEFAULT, false, &cfg->admin_addr) < 0)
+		return -EINVAL;
+	cfg->control_path = strdup(GATEWAY_CONTROL_DEFAULT);
+	return cfg->control_path ? 0 : -ENOMEM;
 }
 
 static void gateway_begin(struct conf_parser *p, const char *name)
@@ -125,6 +142,78 @@ static void gateway_max_body_bytes(struct conf_parser *p, const char *key, const
 	conf__size(p, key, value, 0, UINT64_MAX, &p->cfg->max_body_bytes);
 }
 
+static void gateway_shm_size(struct conf_parser *p, const char *key, const char *value)
+{
+	conf__size(p, key, value, GATEWAY_SHM_MIN, GATEWAY_SHM_MAX, &p->cfg->shm_size);
+}
+
+/* gatewayctl's Unix socket: a path (absolute, or relative to the working
+ * directory) short enough for sun_path, or off. */
+static void gateway_control(struct conf_parser *p, const char *key, const char *value)
+{
+	size_t n = strlen(value);
+
+	if (!n) {
+		conf__error(p, p->line, "empty value for '%s' (want a socket path or off)", key);
+		return;
+	}
+	if (n > GATEWAY_CONTROL_MAX) {
+		conf__error(p, p->line, "'%s' path is %zu bytes long (max %zu for a Unix socket)",
+			    key, n, GATEWAY_CONTROL_MAX);
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if ((unsigned char)value[i] < ' ' || value[i] == 0x7f) {
+			conf__error(p, p->line, "control character in '%s' path", key);
+			return;
+		}
+	}
+	free(p->cfg->control_path);
+	p->cfg->control_path = NULL;
+	if (strcmp(value, "off") != 0)
+		p->cfg->control_path = conf__strdup(p, value);
+}
+
+/* Whether it is safe to expose is checked once the whole file is read,
+ * as admin_token may come later (validate.c). */
+static void gateway_admin_listen(struct conf_parser *p, const char *key, const char *value)
+{
+	struct gw_addr a;
+
+	p->admin_line = p->line;
+	if (strcmp(value, "off") == 0) {
+		p->cfg->admin_enabled = false;
+		return;
+	}
+	if (conf__addr(p, key, value, &a) < 0)
+		return;
+	p->cfg->admin_addr = a;
+	p->cfg->admin_enabled = true;
+}
+
+/* A secret: messages never repeat it. */
+static void gateway_admin_token(struct conf_parser *p, const char *key, const char *value)
+{
+	size_t n = strlen(value);
+
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)value[i];
+
+		if (c <= ' ' || c >= 0x7f) {
+			conf__error(p, p->line, "'%s' may only hold printable ASCII without spaces",
+				    key);
+			return;
+		}
+	}
+	if (n < GATEWAY_TOKEN_MIN) {
+		conf__error(p, p->line, "'%s' is %zu characters long (want at least %d)", key, n,
+			    GATEWAY_TOKEN_MIN);
+		return;
+	}
+	free(p->cfg->admin_token);
+	p->cfg->admin_token = conf__strdup(p, value);
+}
+
 static const struct conf_key gateway_keys[] = {
 	{ "listen", gateway_listen, true },
 	{ "workers", gateway_workers, false },
@@ -136,6 +225,10 @@ static const struct conf_key gateway_keys[] = {
 	{ "idle_timeout", gateway_idle_timeout, false },
 	{ "max_header_bytes", gateway_max_header_bytes, false },
 	{ "max_body_bytes", gateway_max_body_bytes, false },
+	{ "shm_size", gateway_shm_size, false },
+	{ "control", gateway_control, false },
+	{ "admin_listen", gateway_admin_listen, false },
+	{ "admin_token", gateway_admin_token, false },
 };
 _Static_assert(CONF_ARRAY_SIZE(gateway_keys) <= CONF_MAX_KEYS, "conf_parser.seen too small");
 

@@ -61,6 +61,7 @@ struct conf_parser {
 	size_t cur;			/* index of the service or route being filled */
 	int seen[CONF_MAX_KEYS];	/* line each single key was set on, 0 = unset */
 	int gateway_line;		/* first [gateway] header, 0 if none */
+	int admin_line;			/* last admin_listen key, 0 if none */
 
 	/* The line reader (load.c). */
 	FILE *in;
@@ -125,8 +126,72 @@ unsigned conf__addr_port(const struct gw_addr *a);
 int conf__addr(struct conf_parser *p, const char *key, const char *text,
 	       struct gw_addr *out);
 
-/* Set the [gateway] defaults in a fresh config. */
-void conf__gateway_defaults(struct gw_config *cfg);
+/* Set the [gateway] defaults in a fresh config; 0 or -ENOMEM. */
+int conf__gateway_defaults(struct gw_config *cfg);
+
+/* An option list being parsed: the "name=value" words after a policy
+ * key's leading word, each name at most once (policy.c). */
+struct conf_opts {
+	struct conf_parser *p;
+	const char *key;		/* the config key, for messages: "breaker" */
+	const char *const *names;	/* the options it takes, without '=' */
+	size_t n_names;			/* at most 32 */
+	unsigned seen;			/* bit i set: names[i] was given */
+	const char *opt;		/* name of the option being parsed */
+};
+
+#define CONF_OPTS(p, key, names) { (p), (key), (names), CONF_ARRAY_SIZE(names), 0, NULL }
+#define CONF_OPT_BIT(i) (1u << (i))
+
+/* Look up the word <tok> "name=value": its index in o->names with *val
+ * pointing after the '=', or -1 after reporting an unknown option (listing
+ * the valid ones) or a repeated one. */
+int conf__opt(struct conf_opts *o, const char *tok, const char **val);
+
+/* Option values of o->opt, each reported at p->line; 0 or -EINVAL. A whole
+ * number in [min, max]; a percentage 1..100 with or without '%'; a duration
+ * in [min_ms, max_ms], min_ms >= 1. */
+int conf__opt_uint(struct conf_opts *o, const char *val, uint64_t min, uint64_t max,
+		   uint64_t *out);
+int conf__opt_pct(struct conf_opts *o, const char *val, unsigned *out);
+int conf__opt_ms(struct conf_opts *o, const char *val, uint64_t min_ms, uint64_t max_ms,
+		 uint64_t *out);
+
+/* "KEY = off" takes nothing after it: true when <rest> (the word after
+ * "off") is NULL, else false after reporting it. */
+bool conf__opt_off_alone(struct conf_parser *p, const char *key, const char *rest);
+
+/* Policy values (policy.c, health.c, rate_limit.c). Each parses the whole
+ * <value> of <key>, reports every problem at p->line, and fills *out only
+ * when the value is good: 0, -EINVAL, or -ENOMEM (recorded in p->oom). */
+
+/* A comma-separated outcome list: connect, timeout, reset, 5xx, 500..599.
+ * <what> names it in messages: "'breaker_on'", "on= in 'retry'". */
+int conf__fail_set(struct conf_parser *p, const char *what, const char *text,
+		   struct gw_fail_set *out);
+
+void conf__breaker_defaults(struct gw_breaker_conf *b);
+/* Keeps out->on and out->on_line (breaker_on is its own key). */
+int conf__breaker(struct conf_parser *p, const char *key, const char *value,
+		  struct gw_breaker_conf *out);
+
+void conf__retry_defaults(struct gw_retry_conf *r);
+/* Keeps out->non_idempotent and its line (retry_non_idempotent). */
+int conf__retry(struct conf_parser *p, const char *key, const char *value,
+		struct gw_retry_conf *out);
+/* retry_non_idempotent: a boolean into out->non_idempotent and its line. */
+int conf__retry_non_idempotent(struct conf_parser *p, const char *key, const char *value,
+			       struct gw_retry_conf *out);
+
+void conf__health_defaults(struct gw_health_conf *h);
+/* Frees out->path when it replaces it. */
+int conf__health(struct conf_parser *p, const char *key, const char *value,
+		 struct gw_health_conf *out);
+
+/* Fills a whole rule, out->header and out->spec included (the caller's to
+ * free); *out is untouched on failure. */
+int conf__rate_limit(struct conf_parser *p, const char *key, const char *value,
+		     struct gw_rate_limit_conf *out);
 
 /* The service named <name>, or NULL (first one if duplicated). */
 struct gw_service_conf *conf__service_find(struct gw_config *cfg, const char *name);

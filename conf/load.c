@@ -363,7 +363,10 @@ static struct gw_config *load_config_new(const char *name)
 		free(cfg);
 		return NULL;
 	}
-	conf__gateway_defaults(cfg);
+	if (conf__gateway_defaults(cfg) < 0) {
+		conf_free(cfg);
+		return NULL;
+	}
 	return cfg;
 }
 
@@ -442,6 +445,8 @@ void conf_free(struct gw_config *cfg)
 	free(cfg->route_order);
 	free(cfg->listens);
 	free(cfg->access_log);
+	free(cfg->control_path);
+	free(cfg->admin_token);
 	free(cfg->path);
 	free(cfg);
 }

@@ -1,7 +1,8 @@
-/* [route NAME] sections: which requests go to which service, and how their
- * path changes on the way. Regexes are compiled (and JIT-compiled when the
- * library can) here in the master, so a bad one fails the load with PCRE2's
- * own message, and workers inherit the compiled code across fork. */
+/* [route NAME] sections: which requests go to which service, how their
+ * path changes on the way, and the route's rate limits and retry policy.
+ * Regexes are compiled (and JIT-compiled when the library can) here in the
+ * master, so a bad one fails the load with PCRE2's own message, and
+ * workers inherit the compiled code across fork. */
 #include <ctype.h>
 #include <errno.h>
 #include <stdlib.h>
@@ -26,6 +27,11 @@ void conf__route_release(struct gw_route_conf *r)
 		free(r->headers[i].value);
 	}
 	free(r->headers);
+	for (size_t i = 0; i < r->n_rate_limits; i++) {
+		free(r->rate_limits[i].header);
+		free(r->rate_limits[i].spec);
+	}
+	free(r->rate_limits);
 	free(r->name);
 	free(r->path);
 	free(r->host);
@@ -59,6 +65,7 @@ static void route_begin(struct conf_parser *p, const char *name)
 		p->skip = true;
 		return;
 	}
+	conf__retry_defaults(&r->retry);	/* line 0: the service's applies */
 	r->line = p->line;
 	p->cur = cfg->n_routes - 1;
 }
@@ -326,6 +333,44 @@ static void route_rewrite(struct conf_parser *p, const char *key, const char *va
 	r->rewrite_to = conf__strdup(p, sp + 1);
 }
 
+/* Repeatable: every rule must admit. The same rule twice is a mistake,
+ * and would share one bucket in shared memory anyway. */
+static void route_rate_limit(struct conf_parser *p, const char *key, const char *value)
+{
+	struct gw_route_conf *r = route_cur(p);
+	struct gw_rate_limit_conf rl, *slot;
+
+	if (conf__rate_limit(p, key, value, &rl) < 0)
+		return;
+	for (size_t i = 0; i < r->n_rate_limits; i++) {
+		if (strcmp(r->rate_limits[i].spec, rl.spec) == 0) {
+			conf__error(p, p->line, "duplicate rate_limit '%s' in route '%s' "
+				    "(first at line %d)", rl.spec, r->name, r->rate_limits[i].line);
+			goto err_free;
+		}
+	}
+	slot = conf__grow(p, (void **)&r->rate_limits, &r->n_rate_limits, sizeof(*slot));
+	if (!slot)
+		goto err_free;
+	*slot = rl;
+	return;
+err_free:
+	free(rl.header);
+	free(rl.spec);
+}
+
+/* Replaces the service's policy for this route, retry_non_idempotent
+ * included (validate.c fills in a route that only sets the latter). */
+static void route_retry(struct conf_parser *p, const char *key, const char *value)
+{
+	conf__retry(p, key, value, &route_cur(p)->retry);
+}
+
+static void route_retry_non_idempotent(struct conf_parser *p, const char *key, const char *value)
+{
+	conf__retry_non_idempotent(p, key, value, &route_cur(p)->retry);
+}
+
 static const struct conf_key route_keys[] = {
 	{ "path", route_path, false },
 	{ "methods", route_methods, false },
@@ -335,6 +380,9 @@ static const struct conf_key route_keys[] = {
 	{ "service", route_service, false },
 	{ "strip_prefix", route_strip_prefix, false },
 	{ "rewrite", route_rewrite, false },
+	{ "rate_limit", route_rate_limit, true },
+	{ "retry", route_retry, false },
+	{ "retry_non_idempotent", route_retry_non_idempotent, false },
 };
 _Static_assert(CONF_ARRAY_SIZE(route_keys) <= CONF_MAX_KEYS, "conf_parser.seen too small");
 

@@ -1,6 +1,7 @@
-/* [service NAME] sections: a pool of upstream instances and how requests
- * are spread over them. Instance host names are resolved here, once, in the
- * master; workers only ever see addresses. */
+/* [service NAME] sections: a pool of upstream instances, how requests are
+ * spread over them, and the policies guarding them (breaker, retry and
+ * health, whose values policy.c and health.c parse). Instance host names
+ * are resolved here, once, in the master; workers only ever see addresses. */
 #include <ctype.h>
 #include <errno.h>
 #include <stdlib.h>
@@ -27,6 +28,7 @@ void conf__service_release(struct gw_service_conf *svc)
 		free(svc->instances[i].host);
 	free(svc->instances);
 	free(svc->hash_header);
+	free(svc->health.path);
 	free(svc->name);
 }
 
@@ -54,6 +56,9 @@ static void service_begin(struct conf_parser *p, const char *name)
 	svc->connect_timeout_ms = 1000;
 	svc->timeout_ms = 30000;
 	svc->keepalive = 32;
+	conf__breaker_defaults(&svc->breaker);
+	conf__retry_defaults(&svc->retry);
+	conf__health_defaults(&svc->health);
 	svc->line = p->line;
 	p->cur = cfg->n_services - 1;
 }
@@ -205,12 +210,47 @@ static void service_keepalive(struct conf_parser *p, const char *key, const char
 	service_cur(p)->keepalive = (unsigned)n;
 }
 
+static void service_breaker(struct conf_parser *p, const char *key, const char *value)
+{
+	conf__breaker(p, key, value, &service_cur(p)->breaker);
+}
+
+/* Whether a breaker uses it is known at the end (validate.c). */
+static void service_breaker_on(struct conf_parser *p, const char *key, const char *value)
+{
+	struct gw_breaker_conf *b = &service_cur(p)->breaker;
+
+	if (conf__fail_set(p, "'breaker_on'", value, &b->on) == 0)
+		b->on_line = p->line;
+}
+
+static void service_retry(struct conf_parser *p, const char *key, const char *value)
+{
+	conf__retry(p, key, value, &service_cur(p)->retry);
+}
+
+static void service_retry_non_idempotent(struct conf_parser *p, const char *key,
+					 const char *value)
+{
+	conf__retry_non_idempotent(p, key, value, &service_cur(p)->retry);
+}
+
+static void service_health(struct conf_parser *p, const char *key, const char *value)
+{
+	conf__health(p, key, value, &service_cur(p)->health);
+}
+
 static const struct conf_key service_keys[] = {
 	{ "instance", service_instance, true },
 	{ "balance", service_balance, false },
 	{ "connect_timeout", service_connect_timeout, false },
 	{ "timeout", service_timeout, false },
 	{ "keepalive", service_keepalive, false },
+	{ "breaker", service_breaker, false },
+	{ "breaker_on", service_breaker_on, false },
+	{ "retry", service_retry, false },
+	{ "retry_non_idempotent", service_retry_non_idempotent, false },
+	{ "health", service_health, false },
 };
 _Static_assert(CONF_ARRAY_SIZE(service_keys) <= CONF_MAX_KEYS, "conf_parser.seen too small");
 

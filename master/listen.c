@@ -26,8 +26,8 @@
 
 /* "127.0.0.1:8080" or "[::1]:8080", from the address itself so that a port
  * picked by the kernel shows up as the real number. */
-static void listen_addr_text(const struct sockaddr_storage *ss, socklen_t len,
-			     char *out, size_t size)
+void master_addr_text(const struct sockaddr_storage *ss, socklen_t len, char *out,
+		      size_t size)
 {
 	char host[NI_MAXHOST], port[NI_MAXSERV];
 
@@ -78,7 +78,7 @@ static int listen_socket(const struct sockaddr_storage *ss, socklen_t len)
 	char addr[NI_MAXHOST + NI_MAXSERV + 4];
 	int fd, err;
 
-	listen_addr_text(ss, len, addr, sizeof(addr));
+	master_addr_text(ss, len, addr, sizeof(addr));
 	if (ss->ss_family != AF_INET && ss->ss_family != AF_INET6) {
 		log_error("listen %s: not an IPv4 or IPv6 address", addr);
 		return -EAFNOSUPPORT;
@@ -142,7 +142,7 @@ static int listen_address(struct master_listeners *ls, size_t i, const struct gw
 			}
 		}
 	}
-	listen_addr_text(&ss, len, text, sizeof(text));
+	master_addr_text(&ss, len, text, sizeof(text));
 	log_info("listening on %s", text);
 	return 0;
 }
@@ -186,4 +186,37 @@ void master_listen_close(struct master_listeners *ls)
 	ls->fds = NULL;
 	ls->n_slots = 0;
 	ls->n_listens = 0;
+}
+
+int master_listen_grow(struct master_listeners *ls, unsigned n_slots)
+{
+	size_t n = (size_t)n_slots * ls->n_listens;
+	int *fds;
+
+	if (n_slots <= ls->n_slots)
+		return 0;
+	fds = realloc(ls->fds, n * sizeof(*fds));
+	if (!fds) {
+		log_error("listen: out of memory for %zu sockets", n);
+		return -ENOMEM;
+	}
+	ls->fds = fds;
+	for (unsigned slot = ls->n_slots; slot < n_slots; slot++) {
+		for (size_t i = 0; i < ls->n_listens; i++) {
+			struct sockaddr_storage ss;
+			socklen_t len = sizeof(ss);
+			int fd;
+
+			/* The first slot's socket has the real port (port 0 was
+			 * resolved when it was bound). */
+			if (getsockname(ls->fds[i], (struct sockaddr *)&ss, &len) < 0)
+				return -errno;
+			fd = listen_socket(&ss, len);
+			if (fd < 0)
+				return fd;	/* the slots bound so far stay usable */
+			ls->fds[(size_t)slot * ls->n_listens + i] = fd;
+		}
+		ls->n_slots = slot + 1;
+	}
+	return 0;
 }

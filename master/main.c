@@ -90,7 +90,6 @@ int main(int argc, char **argv)
 	}
 	log_set_ident("master");
 	log_set_level(cfg->log_level);
-	ret = master_run(args.conf_path, cfg);
-	conf_free(cfg);
-	return ret;
+	/* The master owns the config from here (a reload replaces it). */
+	return master_run(args.conf_path, cfg);
 }

@@ -23,6 +23,8 @@
 #include <liburing.h>
 
 #include "conf/config.h"
+#include "shm/segment.h"
+#include "shm/tables.h"
 
 /* backoff.c */
 
@@ -68,6 +70,16 @@ struct master_listeners {
 int master_listen_open(struct master_listeners *ls, const struct gw_listen_conf *listens,
 		       size_t n_listens, unsigned n_slots);
 
+/* "127.0.0.1:8080" or "[::1]:8080" from the address itself, so that a port
+ * the kernel picked shows up as the real number. */
+void master_addr_text(const struct sockaddr_storage *ss, socklen_t len, char *out,
+		      size_t size);
+
+/* Add sockets for slots up to <n_slots> (a reload that runs more workers),
+ * on the ports the first slot's sockets have. Returns 0 or -errno (logged);
+ * on failure the slots bound before stay and ls->n_slots says how many. */
+int master_listen_grow(struct master_listeners *ls, unsigned n_slots);
+
 /* The n_listens fds of <slot>, in the order of the config's listens. */
 static inline const int *master_listen_slot_fds(const struct master_listeners *ls,
 						unsigned slot)
@@ -80,13 +92,23 @@ void master_listen_close(struct master_listeners *ls);
 
 /* spawn.c, run.c, supervise.c */
 
-/* One worker slot. pid and respawn_pending are never both set. */
+/* One worker slot of the current generation. pid and respawn_pending are
+ * never both set. */
 struct master_slot {
 	pid_t pid;			/* 0 while no worker runs in the slot */
+	int id;				/* its worker-table id; -1 when none */
 	uint64_t started_ms;		/* monotonic ms of the last fork */
 	uint64_t backoff_ms;		/* master_backoff_next() state */
 	uint64_t respawn_at_ms;		/* monotonic ms; valid if respawn_pending */
 	bool respawn_pending;
+};
+
+/* A worker of an earlier generation, draining after a reload. */
+struct master_retiree {
+	pid_t pid;
+	int id;
+	uint64_t generation;
+	uint64_t kill_at_ms;		/* SIGKILL if still alive then */
 };
 
 enum master_state {
@@ -95,17 +117,30 @@ enum master_state {
 	MASTER_STOPPING,		/* SIGINT forwarded; waiting briefly */
 };
 
+struct health_checker;
+struct mreg;
+struct control;
+struct admin;
+struct reload_job;
+
 struct master {
-	const char *conf_path;		/* for reload checks */
-	const struct gw_config *cfg;	/* borrowed; outlives the master */
+	const char *conf_path;		/* reloads read this file again */
+	struct gw_config *cfg;		/* the running configuration; owned */
+	uint64_t generation;		/* of cfg: 1 at start, +1 per applied reload */
 	pid_t pid;			/* our own, for the children's getppid() check */
+	uint64_t started_ms;		/* monotonic, for uptime */
 
 	cpu_set_t cpus;			/* the affinity mask we inherited */
 	bool pin;			/* pin worker i to master_cpu_pick(cpus, i) */
 
+	struct shm_segment seg;		/* created before the first fork */
+	struct shm_tables tables;
+
 	struct master_listeners ls;
-	struct master_slot *slots;
+	struct master_slot *slots;	/* the current generation */
 	unsigned n_slots;
+	struct master_retiree *retirees;	/* earlier generations, draining */
+	size_t n_retirees;
 
 	/* Master-only descriptors a child closes right after fork; -1 = none. */
 	int sfd;			/* signalfd */
@@ -113,29 +148,58 @@ struct master {
 	struct io_uring ring;
 	bool signal_armed;		/* a poll on sfd is in the ring */
 
+	struct mreg *reg;		/* services and instances (mreg.c) */
+	struct health_checker *health;	/* active checks (health.c) */
+	struct control *control;	/* gatewayctl's socket (control.c) */
+	struct admin *admin;		/* admin HTTP listener (admin.c) */
+	struct reload_job *reload;	/* a reload in progress; NULL = none */
+
 	enum master_state state;
 	uint64_t stop_deadline_ms;	/* monotonic; SIGKILL what still runs after it */
 	bool stop_killed;		/* the SIGKILLs went out */
 };
 
-/* Fork the worker for <slot> and record it in m->slots[slot] with <now_ms>
- * as its start. The child closes the master's private fds and other slots'
- * listeners, dies with the master (PR_SET_PDEATHSIG), pins itself when
- * m->pin, and exits with worker_run()'s return value; it never returns
- * here. Returns 0 in the master, or -errno when fork fails (logged). */
+/* Fork a worker of the current generation for <slot> and record it in
+ * m->slots[slot] with <now_ms> as its start: claim its worker-table id,
+ * fork; the child closes the master's private fds, dies with the master
+ * (PR_SET_PDEATHSIG), pins itself when m->pin, and exits with worker_run()'s
+ * status; it never returns here. Returns 0 in the master, or -errno when
+ * no id is free or fork fails (logged). */
 int master_spawn(struct master *m, unsigned slot, uint64_t now_ms);
 
+/* The same for any generation: fork worker <slot> of <n_workers> running
+ * <cfg> (borrowed; must outlive the child's fork) as <generation>, and
+ * record it in <s>. */
+int master_fork_worker(struct master *m, const struct gw_config *cfg, uint64_t generation,
+		       struct master_slot *s, unsigned slot, unsigned n_workers, uint64_t now_ms);
+
+/* The listening sockets worker <slot> of a generation of <n_workers>
+ * serves: every listener slot s with s % n_workers == slot. Fills <fds>
+ * (room for ls->n_slots * ls->n_listens) and returns how many. */
+size_t master_slot_fds(const struct master *m, unsigned slot, unsigned n_workers, int *fds);
+
 /* Supervise until stopped: the loop over m->ring and m->sfd, which must be
- * open, with every slot forked. Returns once a stop (SIGTERM or SIGINT) has
- * seen every worker exit; never respawns after a stop began. */
+ * open, with every slot forked. Returns once a stop (SIGTERM, SIGINT,
+ * gatewayctl stop or drain) has seen every worker exit; never respawns
+ * after a stop began. */
 void master_supervise(struct master *m);
 
-/* Run the master over <cfg> (loaded from <conf_path>, borrowed) until it is
- * told to stop: bind, fork every worker, print "ready: N workers", then
- * supervise. Returns the process exit status: 0 after SIGTERM or SIGINT
- * stopped every worker, 1 when startup failed (logged). Blocks SIGTERM,
- * SIGINT, SIGHUP, SIGUSR1 and SIGCHLD for good and ignores SIGPIPE. */
-int master_run(const char *conf_path, const struct gw_config *cfg);
+/* Begin a stop as SIGTERM (<drain>) or SIGINT would. */
+void master_request_stop(struct master *m, bool drain);
+
+/* Reap every exited child: a slot's worker is respawned (with backoff), a
+ * retiree is forgotten, and either way its shared-memory claims are
+ * released (shm_release_worker_master). */
+void master_reap_children(struct master *m, uint64_t now);
+
+/* Run the master over <cfg> (loaded from <conf_path>; ownership passes to
+ * the master, which frees it and any replacement) until it is told to
+ * stop: create the segment, bind, fork every worker, print "ready: N
+ * workers", then supervise. Returns the process exit status: 0 after a
+ * stop saw every worker exit, 1 when startup failed (logged). Blocks
+ * SIGTERM, SIGINT, SIGHUP, SIGUSR1 and SIGCHLD for good and ignores
+ * SIGPIPE. */
+int master_run(const char *conf_path, struct gw_config *cfg);
 
 /* confload.c */
 
@@ -149,10 +213,32 @@ int master_conf_load(const char *path, struct gw_config **out, char **diag_text)
 
 /* reload.c */
 
-/* Load <path> again and log the outcome: its warnings and errors as
- * "reload: FILE:LINE: message", then either "reload: FILE: configuration
- * ok; ..." or "reload: FILE: configuration invalid; ...". The running
- * configuration is kept either way. Blocks while names resolve. */
-void master_reload_check(const char *path);
+/* Start applying m->conf_path again (SIGHUP, gatewayctl reload). Returns
+ * the answer at once when there is nothing to wait for (the file is
+ * invalid: the running configuration stays; or a reload is already in
+ * progress), else NULL: the new generation is starting, and the answer
+ * goes to control client <client> (UINT32_MAX = nobody, for SIGHUP) once
+ * it is accepting and the old generation was told to drain, or once the
+ * new generation failed to start (then it is stopped and the old one keeps
+ * serving). */
+struct json_t *master_reload_start(struct master *m, uint32_t client);
+void master_reload_tick(struct master *m, uint64_t now_ms);
+uint64_t master_reload_next_deadline(const struct master *m);
+
+/* The worker-table id of <pid> if it is a worker of the reload in
+ * progress, else -1. */
+int master_reload_worker_id(const struct master *m, pid_t pid);
+
+/* supervise.c: register the master ring's poll handlers (once). */
+void master_io_init(void);
+
+/* Reaped <pid>: if it is a worker of the reload in progress, the reload
+ * fails at its next tick; returns whether it was one. */
+bool master_reload_worker_died(struct master *m, pid_t pid);
+
+/* supervise.c: keep <s>'s worker as a retiree of <generation>, to be
+ * SIGKILLed at <kill_at_ms> if it still runs; <s> is cleared. */
+void master_add_retiree(struct master *m, struct master_slot *s, uint64_t generation,
+			uint64_t kill_at_ms);
 
 #endif

@@ -1,11 +1,14 @@
 /* Starting and ending the master: everything around the supervision loop.
  *
- * Order matters. The listeners are bound before any fork, so a port that is
- * taken fails the start before a worker exists. The loop's signals are
- * blocked before the first fork, so children inherit the mask (worker_run()
- * relies on it) and no SIGCHLD is lost before the signalfd exists. The ring
- * and signalfd come after the first forks, so those children never see
- * them; respawned ones close them (spawn.c). */
+ * Order matters. The segment exists and the registry is published before
+ * any fork, so every worker maps it and finds its instances. The listeners
+ * are bound before any fork, so a port that is taken fails the start
+ * before a worker exists. The loop's signals are blocked before the first
+ * fork, so children inherit the mask (worker_run() relies on it) and no
+ * SIGCHLD is lost before the signalfd exists. Children close every
+ * descriptor of the master's (spawn.c) and never get its ring's mappings
+ * (MADV_DONTFORK), so the ring, the control socket and the admin listener
+ * can all exist before the first fork. */
 #include "master/master.h"
 
 #include <errno.h>
@@ -18,8 +21,14 @@
 
 #include "lib/clock.h"
 #include "lib/log.h"
+#include "master/admin.h"
+#include "master/control.h"
+#include "master/health.h"
+#include "master/mreg.h"
 
-#define MASTER_RING_ENTRIES	8	/* one poll today; room for the control socket */
+/* Polls in flight: the signalfd, the control and admin listeners and their
+ * clients, and one per health check; a full ring is submitted and retried. */
+#define MASTER_RING_ENTRIES	256
 
 static void master_sigset(sigset_t *set)
 {
@@ -116,15 +125,18 @@ static void master_cpus_init(struct master *m)
 		CPU_SET((int)cpu, &m->cpus);
 }
 
-static int master_init(struct master *m, const char *conf_path, const struct gw_config *cfg)
+static int master_init(struct master *m, const char *conf_path, struct gw_config *cfg)
 {
 	memset(m, 0, sizeof(*m));
 	m->conf_path = conf_path;
 	m->cfg = cfg;
+	m->generation = 1;
 	m->pid = getpid();
+	m->started_ms = clock_mono_ms();
 	m->pin = cfg->pin_workers;
 	m->sfd = -1;
 	m->ring_fd = -1;
+	m->seg.fd = -1;
 	master_cpus_init(m);
 	m->n_slots = master_worker_count(cfg->workers, &m->cpus);
 	m->slots = calloc(m->n_slots, sizeof(*m->slots));
@@ -132,6 +144,8 @@ static int master_init(struct master *m, const char *conf_path, const struct gw_
 		log_error("out of memory for %u worker slots", m->n_slots);
 		return -ENOMEM;
 	}
+	for (unsigned i = 0; i < m->n_slots; i++)
+		m->slots[i].id = -1;
 	return 0;
 }
 
@@ -148,30 +162,91 @@ static int master_spawn_all(struct master *m)
 	return 0;
 }
 
-int master_run(const char *conf_path, const struct gw_config *cfg)
+/* The shared segment and the registry in it, before any fork. */
+static int master_state_open(struct master *m)
+{
+	int ret = shm_create_master(&m->seg, m->cfg->shm_size);
+
+	if (ret < 0)
+		return ret;
+	if (shm_tables_attach(&m->tables, &m->seg, -1) < 0) {
+		log_error("the shared segment's regions do not attach");
+		return -EPROTO;
+	}
+	m->reg = mreg_new();
+	m->health = health_new();
+	if (!m->reg || !m->health) {
+		log_error("out of memory for the registry");
+		return -ENOMEM;
+	}
+	ret = mreg_apply_config(m, m->cfg);
+	if (ret < 0)
+		log_error("registry: %s", strerror(-ret));
+	return ret;
+}
+
+static void master_state_close(struct master *m)
+{
+	if (m->health)
+		health_free(m);
+	mreg_free(m->reg);
+	m->reg = NULL;
+	shm_unmap(&m->seg);
+}
+
+/* What the master serves besides signals: the control socket, the admin
+ * listener. Needs the ring. */
+static int master_services_open(struct master *m)
+{
+	master_io_init();
+	if (control_open(m) < 0 || admin_open(m) < 0)
+		return -1;
+	return 0;
+}
+
+static void master_services_close(struct master *m)
+{
+	admin_close(m);
+	control_close(m);
+}
+
+static void master_free(struct master *m)
+{
+	free(m->slots);
+	free(m->retirees);
+	conf_free(m->cfg);
+}
+
+int master_run(const char *conf_path, struct gw_config *cfg)
 {
 	struct master m;
+	int status = 1;
 
 	if (master_init(&m, conf_path, cfg))
-		return 1;
-	if (master_listen_open(&m.ls, cfg->listens, cfg->n_listens, m.n_slots))
-		goto err_free;
-	if (master_block_signals())
-		goto err_close_listeners;
-	if (master_spawn_all(&m) || master_loop_open(&m))
-		goto err_kill;
+		goto out_free;
+	if (master_state_open(&m))
+		goto out_state;
+	if (master_listen_open(&m.ls, m.cfg->listens, m.cfg->n_listens, m.n_slots))
+		goto out_state;
+	if (master_block_signals() || master_loop_open(&m))
+		goto out_listeners;
+	if (master_services_open(&m))
+		goto out_services;
+	if (master_spawn_all(&m)) {
+		master_kill_all_now(&m);
+		goto out_services;
+	}
 	log_info("ready: %u workers", m.n_slots);
 	master_supervise(&m);
+	status = 0;
+out_services:
+	master_services_close(&m);
 	master_loop_close(&m);
+out_listeners:
 	master_listen_close(&m.ls);
-	free(m.slots);
-	return 0;
-
-err_kill:
-	master_kill_all_now(&m);
-err_close_listeners:
-	master_listen_close(&m.ls);
-err_free:
-	free(m.slots);
-	return 1;
+out_state:
+	master_state_close(&m);
+out_free:
+	master_free(&m);
+	return status;
 }

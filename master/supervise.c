@@ -13,6 +13,14 @@
  * moves to STOPPING (also from DRAINING): workers get SIGINT and 1 s. Nothing
  * is respawned once stopping, and the master exits 0 when no worker is left.
  *
+ * Since the segment and reloads, the loop also carries the control socket,
+ * the admin listener and health checks (master/mio.h dispatches their
+ * polls), and each turn's chores run in this order: reap completions, read
+ * signals, reap children (releasing their shared-memory claims), stop,
+ * forward, reload, respawn, then the ticks of the reload in progress, the
+ * registry, health checks, the control socket and the admin listener, and
+ * last the SIGKILL deadlines of stops and of draining old generations.
+ *
  * The ring is master-only: created after the first forks, and a respawned
  * child closes its fd and never gets its mappings (MADV_DONTFORK). */
 #include "master/master.h"
@@ -26,13 +34,15 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <jansson.h>
+
 #include "lib/clock.h"
 #include "lib/log.h"
-
-/* What each SQE in the master's ring is, in its user_data. */
-enum master_op {
-	MASTER_OP_SIGNAL = 1,		/* POLLIN on the signalfd */
-};
+#include "master/admin.h"
+#include "master/control.h"
+#include "master/health.h"
+#include "master/mio.h"
+#include "master/mreg.h"
 
 /* What the signalfd delivered in one turn; the turn acts on it in order. */
 struct master_signals {
@@ -45,25 +55,49 @@ struct master_signals {
 
 static unsigned master_live_workers(const struct master *m)
 {
-	unsigned n = 0;
+	unsigned n = (unsigned)m->n_retirees;
 
 	for (unsigned i = 0; i < m->n_slots; i++)
 		n += m->slots[i].pid > 0;
 	return n;
 }
 
-/* Send <signo> to every running worker. */
+static void master_kill(pid_t pid, int signo)
+{
+	/* The pid cannot be reused before we reap it, so this never hits a
+	 * stranger; ESRCH cannot happen either but is harmless. */
+	if (pid > 0 && kill(pid, signo) < 0 && errno != ESRCH)
+		log_error("kill(pid %d, signal %d) failed: %s", (int)pid, signo, strerror(errno));
+}
+
+/* Send <signo> to every running worker of every generation. */
 static void master_forward(const struct master *m, int signo)
 {
-	for (unsigned i = 0; i < m->n_slots; i++) {
-		pid_t pid = m->slots[i].pid;
+	for (unsigned i = 0; i < m->n_slots; i++)
+		master_kill(m->slots[i].pid, signo);
+	for (size_t i = 0; i < m->n_retirees; i++)
+		master_kill(m->retirees[i].pid, signo);
+}
 
-		/* The pid cannot be reused before we reap it, so this never
-		 * hits a stranger; ESRCH cannot happen either but is harmless. */
-		if (pid > 0 && kill(pid, signo) < 0 && errno != ESRCH)
-			log_error("kill(worker %u, pid %d, signal %d) failed: %s", i, (int)pid,
-				  signo, strerror(errno));
+void master_add_retiree(struct master *m, struct master_slot *s, uint64_t generation,
+			uint64_t kill_at_ms)
+{
+	struct master_retiree *r = realloc(m->retirees, (m->n_retirees + 1) * sizeof(*r));
+
+	if (!r) {
+		/* Cannot track it: make sure it does not outlive its drain. It
+		 * is then reaped as a stranger, its id never released. */
+		log_error("out of memory tracking a draining worker; killing it");
+		kill(s->pid, SIGKILL);
+	} else {
+		r[m->n_retirees++] = (struct master_retiree){
+			.pid = s->pid, .id = s->id, .generation = generation,
+			.kill_at_ms = kill_at_ms,
+		};
+		m->retirees = r;
 	}
+	s->pid = 0;
+	s->id = -1;
 }
 
 /* Wait <wait_ms> before the slot's next fork (0 = this turn). */
@@ -83,22 +117,15 @@ static void master_exit_text(int status, char *out, size_t size)
 		snprintf(out, size, "exited with status %d", WEXITSTATUS(status));
 }
 
-static void master_worker_exited(struct master *m, pid_t pid, int status, uint64_t now)
+/* A worker of the current generation died: respawn it (with backoff). */
+static void master_slot_exited(struct master *m, unsigned i, const char *why, uint64_t now)
 {
-	struct master_slot *s;
+	struct master_slot *s = &m->slots[i];
+	pid_t pid = s->pid;
 	uint64_t wait;
-	unsigned i;
-	char why[64];
 
-	for (i = 0; i < m->n_slots && m->slots[i].pid != pid; i++)
-		;
-	if (i == m->n_slots) {
-		log_debug("reaped pid %d, which is not a worker", (int)pid);
-		return;
-	}
-	s = &m->slots[i];
 	s->pid = 0;
-	master_exit_text(status, why, sizeof(why));
+	s->id = -1;
 	if (m->state != MASTER_RUNNING) {
 		log_info("worker %u (pid %d) %s", i, (int)pid, why);
 		return;
@@ -110,7 +137,60 @@ static void master_worker_exited(struct master *m, pid_t pid, int status, uint64
 	master_schedule_respawn(m, i, wait, now);
 }
 
-static void master_reap_children(struct master *m, uint64_t now)
+static bool master_retiree_exited(struct master *m, pid_t pid, const char *why)
+{
+	for (size_t i = 0; i < m->n_retirees; i++) {
+		struct master_retiree *r = &m->retirees[i];
+
+		if (r->pid != pid)
+			continue;
+		log_info("worker (pid %d) of generation %llu %s", (int)pid,
+			 (unsigned long long)r->generation, why);
+		*r = m->retirees[--m->n_retirees];
+		return true;
+	}
+	return false;
+}
+
+/* The worker-table id of <pid>, whichever generation it belongs to. */
+static int master_worker_id(const struct master *m, pid_t pid)
+{
+	for (unsigned i = 0; i < m->n_slots; i++) {
+		if (m->slots[i].pid == pid)
+			return m->slots[i].id;
+	}
+	for (size_t i = 0; i < m->n_retirees; i++) {
+		if (m->retirees[i].pid == pid)
+			return m->retirees[i].id;
+	}
+	return master_reload_worker_id(m, pid);
+}
+
+static void master_worker_exited(struct master *m, pid_t pid, int status, uint64_t now)
+{
+	int id = master_worker_id(m, pid);
+	char why[64];
+
+	master_exit_text(status, why, sizeof(why));
+	/* Before anything can reuse the id: the dead worker's claims. */
+	if (id >= 0)
+		shm_release_worker_master(&m->tables, (unsigned)id);
+	for (unsigned i = 0; i < m->n_slots; i++) {
+		if (m->slots[i].pid == pid) {
+			master_slot_exited(m, i, why, now);
+			return;
+		}
+	}
+	if (master_retiree_exited(m, pid, why))
+		return;
+	if (master_reload_worker_died(m, pid)) {
+		log_error("new worker (pid %d) %s before it was ready", (int)pid, why);
+		return;
+	}
+	log_debug("reaped pid %d, which is not a worker", (int)pid);
+}
+
+void master_reap_children(struct master *m, uint64_t now)
 {
 	int status;
 	pid_t pid;
@@ -141,6 +221,11 @@ static void master_stop(struct master *m, int signo, uint64_t now)
 	master_forward(m, signo);
 }
 
+void master_request_stop(struct master *m, bool drain)
+{
+	master_stop(m, drain ? SIGTERM : SIGINT, clock_mono_ms());
+}
+
 static void master_respawn_due(struct master *m, uint64_t now)
 {
 	if (m->state != MASTER_RUNNING)
@@ -162,8 +247,24 @@ static void master_respawn_due(struct master *m, uint64_t now)
 	}
 }
 
+/* Old generations that overstay their drain get SIGKILL, once. */
+static void master_enforce_retirees(struct master *m, uint64_t now)
+{
+	for (size_t i = 0; i < m->n_retirees; i++) {
+		struct master_retiree *r = &m->retirees[i];
+
+		if (now < r->kill_at_ms)
+			continue;
+		log_warn("worker (pid %d) of generation %llu still draining at its deadline; "
+			 "sending SIGKILL", (int)r->pid, (unsigned long long)r->generation);
+		master_kill(r->pid, SIGKILL);
+		r->kill_at_ms = MASTER_NO_DEADLINE;
+	}
+}
+
 static void master_enforce_deadline(struct master *m, uint64_t now)
 {
+	master_enforce_retirees(m, now);
 	if (m->state == MASTER_RUNNING || m->stop_killed || now < m->stop_deadline_ms)
 		return;
 	for (unsigned i = 0; i < m->n_slots; i++) {
@@ -175,15 +276,28 @@ static void master_enforce_deadline(struct master *m, uint64_t now)
 	m->stop_killed = true;
 }
 
+static uint64_t min_u64(uint64_t a, uint64_t b)
+{
+	return a < b ? a : b;
+}
+
 static uint64_t master_next_deadline(const struct master *m)
 {
 	uint64_t next = MASTER_NO_DEADLINE;
 
+	for (size_t i = 0; i < m->n_retirees; i++)
+		next = min_u64(next, m->retirees[i].kill_at_ms);
+	next = min_u64(next, master_reload_next_deadline(m));
+	next = min_u64(next, mreg_next_deadline(m));
+	next = min_u64(next, control_next_deadline(m));
+	next = min_u64(next, admin_next_deadline(m));
+	if (m->health)
+		next = min_u64(next, health_next_deadline(m));
 	if (m->state != MASTER_RUNNING)
-		return m->stop_killed ? MASTER_NO_DEADLINE : m->stop_deadline_ms;
+		return min_u64(next, m->stop_killed ? MASTER_NO_DEADLINE : m->stop_deadline_ms);
 	for (unsigned i = 0; i < m->n_slots; i++) {
-		if (m->slots[i].respawn_pending && m->slots[i].respawn_at_ms < next)
-			next = m->slots[i].respawn_at_ms;
+		if (m->slots[i].respawn_pending)
+			next = min_u64(next, m->slots[i].respawn_at_ms);
 	}
 	return next;
 }
@@ -231,18 +345,18 @@ static void master_read_signals(struct master *m, struct master_signals *sig)
 		log_error("read(signalfd) failed: %s", strerror(errno));
 }
 
+/* The MIO_SIGNAL handler: the read happens every turn; only re-arm. */
+static void master_on_signal_poll(struct master *m, uint32_t index, uint32_t tag, int res)
+{
+	m->signal_armed = false;
+}
+
 static void master_arm_signal(struct master *m)
 {
-	struct io_uring_sqe *sqe;
-
 	if (m->signal_armed)
 		return;
-	sqe = io_uring_get_sqe(&m->ring);
-	if (!sqe)
-		return;	/* cannot happen with one op in flight; retried next turn */
-	io_uring_prep_poll_add(sqe, m->sfd, POLLIN);
-	io_uring_sqe_set_data64(sqe, MASTER_OP_SIGNAL);
-	m->signal_armed = true;
+	/* A full ring is retried next turn (a deadline bounds the wait). */
+	m->signal_armed = mio_poll(m, MIO_SIGNAL, 0, 0, m->sfd, POLLIN) == 0;
 }
 
 /* Submit, then sleep until a completion or <deadline> (monotonic ms). */
@@ -256,6 +370,8 @@ static void master_wait(struct master *m, uint64_t deadline, uint64_t now)
 	ret = io_uring_submit(&m->ring);
 	if (ret < 0)
 		log_error("io_uring_submit failed: %s", strerror(-ret));
+	if (!m->signal_armed && deadline > now + 100)
+		deadline = now + 100;	/* the signal poll could not be armed */
 	if (deadline == MASTER_NO_DEADLINE) {
 		ret = io_uring_wait_cqe(&m->ring, &cqe);
 	} else {
@@ -271,24 +387,16 @@ static void master_wait(struct master *m, uint64_t deadline, uint64_t now)
 	}
 }
 
-static void master_reap_cqes(struct master *m)
+void master_io_init(void)
 {
-	struct io_uring_cqe *cqe;
-	unsigned head, n = 0;
-
-	io_uring_for_each_cqe(&m->ring, head, cqe) {
-		switch ((enum master_op)io_uring_cqe_get_data64(cqe)) {
-		case MASTER_OP_SIGNAL:
-			/* The read happens every turn; only re-arm. */
-			m->signal_armed = false;
-			break;
-		}
-		n++;
-	}
-	io_uring_cq_advance(&m->ring, n);
+	mio_set_handler(MIO_SIGNAL, master_on_signal_poll);
+	mio_set_handler(MIO_CONTROL, control_on_poll);
+	mio_set_handler(MIO_ADMIN, admin_on_poll);
+	mio_set_handler(MIO_HEALTH, health_on_poll);
 }
 
-/* One turn: wait for a signal or the nearest deadline, then the chores. */
+/* One turn: wait for a signal, a completion or the nearest deadline, then
+ * the chores in their order. */
 static void master_loop_turn(struct master *m)
 {
 	struct master_signals sig = { 0 };
@@ -296,7 +404,7 @@ static void master_loop_turn(struct master *m)
 
 	master_arm_signal(m);
 	master_wait(m, master_next_deadline(m), clock_mono_ms());
-	master_reap_cqes(m);
+	mio_reap(m);
 	master_read_signals(m, &sig);
 	now = clock_mono_ms();
 	if (sig.chld)
@@ -308,14 +416,20 @@ static void master_loop_turn(struct master *m)
 	if (sig.usr1)
 		master_forward(m, SIGUSR1);
 	if (sig.hup)
-		master_reload_check(m->conf_path);
+		json_decref(master_reload_start(m, UINT32_MAX));
 	master_respawn_due(m, now);
+	master_reload_tick(m, now);
+	mreg_tick(m, now);
+	if (m->health)
+		health_tick(m, now);
+	control_tick(m, now);
+	admin_tick(m, now);
 	master_enforce_deadline(m, now);
 }
 
 void master_supervise(struct master *m)
 {
-	while (m->state == MASTER_RUNNING || master_live_workers(m) > 0)
+	while (m->state == MASTER_RUNNING || master_live_workers(m) > 0 || m->reload)
 		master_loop_turn(m);
 	log_info("all workers stopped; exiting");
 }

@@ -3,8 +3,12 @@
  *
  * {"time":"2026-11-28T20:37:12.345Z","request_id":"...","client":"127.0.0.1",
  *  "method":"GET","path":"/v1/users?x=1","status":200,"bytes_in":78,
- *  "bytes_out":512,"route":"users","upstream":"127.0.0.1:9001",
- *  "duration_ms":1.234,"upstream_ms":0.987} */
+ *  "bytes_out":512,"route":"users","upstream":"127.0.0.1:9001","attempts":1,
+ *  "duration_ms":1.234,"upstream_ms":0.987}
+ *
+ * "upstream" is the instance of the last attempt; "attempts" counts them
+ * (more than one after retries, 0 when no instance was picked).
+ * The stage also counts the response in the worker's shared counters. */
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -25,6 +29,16 @@ static void iso_time(char *out, size_t cap)
 		 (unsigned)(us % 1000000u / 1000u));
 }
 
+static void count_response(struct worker *w, const struct exchange *ex)
+{
+	unsigned class = ex->status / 100;
+
+	if (class >= 1 && class <= 5)
+		wtab_count(w->stats, (enum wtab_counter)(WTAB_RESP_1XX + class - 1), 1);
+	wtab_count(w->stats, WTAB_BYTES_IN, ex->bytes_in);
+	wtab_count(w->stats, WTAB_BYTES_OUT, ex->bytes_out);
+}
+
 enum stage_result stage_log(struct worker *w, struct exchange *ex)
 {
 	char line[4096], when[48], method[64], target[3 * LOG_TARGET_MAX], route[160];
@@ -33,6 +47,7 @@ enum stage_result stage_log(struct worker *w, struct exchange *ex)
 	const char *upstream = "";
 	double up_ms = 0;
 
+	count_response(w, ex);
 	if (!w->access_log_on)
 		return STAGE_CONTINUE;
 	iso_time(when, sizeof(when));
@@ -40,17 +55,18 @@ enum stage_result stage_log(struct worker *w, struct exchange *ex)
 	json_escape(target, sizeof(target), ex->target);
 	json_escape(route, sizeof(route), ex->route >= 0 ? cfg->routes[ex->route].name : "");
 	if (ex->t_up_start_ns) {
-		upstream = cfg->services[ex->service].instances[ex->instance].addr.text;
+		upstream = ex->inst.text;
 		uint64_t end = ex->t_up_end_ns ? ex->t_up_end_ns : now;
 		up_ms = (double)(end - ex->t_up_start_ns) / 1e6;
 	}
 	int n = snprintf(line, sizeof(line),
 		"{\"time\":\"%s\",\"request_id\":\"%s\",\"client\":\"%s\",\"method\":\"%s\","
 		"\"path\":\"%s\",\"status\":%u,\"bytes_in\":%llu,\"bytes_out\":%llu,"
-		"\"route\":\"%s\",\"upstream\":\"%s\",\"duration_ms\":%.3f,\"upstream_ms\":%.3f}\n",
+		"\"route\":\"%s\",\"upstream\":\"%s\",\"attempts\":%u,\"duration_ms\":%.3f,"
+		"\"upstream_ms\":%.3f}\n",
 		when, ex->request_id, ex->client->client.peer_ip, method, target, ex->status,
 		(unsigned long long)ex->bytes_in, (unsigned long long)ex->bytes_out, route, upstream,
-		ex->t_start_ns ? (double)(now - ex->t_start_ns) / 1e6 : 0.0, up_ms);
+		(unsigned)ex->attempts, ex->t_start_ns ? (double)(now - ex->t_start_ns) / 1e6 : 0.0, up_ms);
 	if (n > 0 && (size_t)n < sizeof(line))
 		appender_push(&w->access_log, line, (size_t)n);
 	return STAGE_CONTINUE;

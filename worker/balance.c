@@ -2,7 +2,14 @@
  *
  * All state is private to the worker that created the balancer: the smooth
  * round-robin weights, the outstanding counts and the PRNG. Nothing here is
- * shared between processes, so nothing here is atomic.
+ * shared between processes, so nothing here is atomic. When a load function
+ * is set (bal_set_load()), least_conn and p2c read the requests in flight
+ * from it instead, which the gateway points at the counts every worker
+ * shares; the local counts then stay unused.
+ *
+ * Every pick may exclude instances (unhealthy, open breaker, draining,
+ * already tried): policies choose among the usable ones as if the others
+ * were absent, and the hash ring walks on to the next usable point.
  *
  * The consistent-hash ring is the exception to "seeded per worker": it is
  * built from the instance addresses and a fixed hash only, so every worker
@@ -45,7 +52,21 @@ struct balancer {
 	uint64_t *cum;			/* n prefix sums of weights */
 	struct bal_point *ring;		/* hashing policies only, sorted by hash */
 	size_t n_points;
+	const bool *usable;		/* during bal_pick() only; NULL = every one */
+	bool *scratch;			/* n entries, for p2c's second draw */
+	unsigned (*load)(void *arg, unsigned instance);	/* NULL = local counts */
+	void *load_arg;
 };
+
+static inline bool bal_ok(const struct balancer *b, uint32_t i)
+{
+	return !b->usable || b->usable[i];
+}
+
+static inline uint64_t bal_outstanding_of(const struct balancer *b, uint32_t i)
+{
+	return b->load ? b->load(b->load_arg, i) : b->peers[i].outstanding;
+}
 
 static inline uint64_t bal_rotl(uint64_t x, int k)
 {
@@ -140,9 +161,25 @@ static uint32_t bal_cum_find(const struct balancer *b, uint64_t r)
 	return lo;
 }
 
+/* Weighted random among the usable instances: O(log n) with none
+ * excluded, a linear walk otherwise. */
 static uint32_t bal_pick_random(struct balancer *b)
 {
-	return bal_cum_find(b, bal_below(b, b->total));
+	uint64_t total = 0, r;
+
+	if (!b->usable)
+		return bal_cum_find(b, bal_below(b, b->total));
+	for (uint32_t i = 0; i < b->n; i++)
+		total += bal_ok(b, i) ? b->peers[i].weight : 0;
+	r = bal_below(b, total);
+	for (uint32_t i = 0; i < b->n; i++) {
+		if (!bal_ok(b, i))
+			continue;
+		if (r < b->peers[i].weight)
+			return i;
+		r -= b->peers[i].weight;
+	}
+	return UINT32_MAX;
 }
 
 /* nginx's ngx_http_upstream_get_peer() without failure accounting (the
@@ -152,27 +189,32 @@ static uint32_t bal_pick_random(struct balancer *b)
 static uint32_t bal_pick_swrr(struct balancer *b)
 {
 	struct bal_peer *best = NULL;
-	uint32_t at = 0;
+	int64_t total = 0;
+	uint32_t at = UINT32_MAX;
 
 	for (uint32_t i = 0; i < b->n; i++) {
 		struct bal_peer *p = &b->peers[i];
 
+		if (!bal_ok(b, i))
+			continue;
 		p->current += p->weight;
+		total += p->weight;
 		if (!best || p->current > best->current) {
 			best = p;
 			at = i;
 		}
 	}
-	best->current -= (int64_t)b->total;
+	if (best)
+		best->current -= total;
 	return at;
 }
 
 /* x->outstanding / x->weight compared with y's (-1, 0, 1), cross-multiplied
  * so no division and no rounding. */
-static inline int bal_load_cmp(const struct bal_peer *x, const struct bal_peer *y)
+static inline int bal_load_cmp(const struct balancer *b, uint32_t x, uint32_t y)
 {
-	uint64_t l = (uint64_t)x->outstanding * y->weight;
-	uint64_t r = (uint64_t)y->outstanding * x->weight;
+	uint64_t l = bal_outstanding_of(b, x) * b->peers[y].weight;
+	uint64_t r = bal_outstanding_of(b, y) * b->peers[x].weight;
 
 	return (l > r) - (l < r);
 }
@@ -182,19 +224,21 @@ static inline int bal_load_cmp(const struct bal_peer *x, const struct bal_peer *
  * an idle service still spreads requests by weight. */
 static uint32_t bal_pick_least(struct balancer *b)
 {
-	const struct bal_peer *min = &b->peers[0];
+	uint32_t min = UINT32_MAX;
 	struct bal_peer *best = NULL;
 	int64_t tied_total = 0;
-	uint32_t at = 0;
+	uint32_t at = UINT32_MAX;
 
-	for (uint32_t i = 1; i < b->n; i++) {
-		if (bal_load_cmp(&b->peers[i], min) < 0)
-			min = &b->peers[i];
+	for (uint32_t i = 0; i < b->n; i++) {
+		if (bal_ok(b, i) && (min == UINT32_MAX || bal_load_cmp(b, i, min) < 0))
+			min = i;
 	}
+	if (min == UINT32_MAX)
+		return UINT32_MAX;
 	for (uint32_t i = 0; i < b->n; i++) {
 		struct bal_peer *p = &b->peers[i];
 
-		if (bal_load_cmp(p, min) != 0)
+		if (!bal_ok(b, i) || bal_load_cmp(b, i, min) != 0)
 			continue;
 		p->current += p->weight;
 		tied_total += p->weight;
@@ -215,15 +259,27 @@ static uint32_t bal_pick_p2c(struct balancer *b)
 	uint64_t r, before;
 
 	i = bal_pick_random(b);
-	if (b->n == 1)
+	if (b->n == 1 || i == UINT32_MAX)
 		return i;
+	if (b->usable) {
+		/* With exclusions, the second draw is among the usable rest. */
+		const bool *usable = b->usable;
+		bool *rest = b->scratch;
+
+		for (uint32_t k = 0; k < b->n; k++)
+			rest[k] = usable[k] && k != i;
+		b->usable = rest;
+		j = bal_pick_random(b);
+		b->usable = usable;
+		return j != UINT32_MAX && bal_load_cmp(b, j, i) < 0 ? j : i;
+	}
 	/* Draw over the total without i's interval, then step over it. */
 	before = b->cum[i] - b->peers[i].weight;
 	r = bal_below(b, b->total - b->peers[i].weight);
 	if (r >= before)
 		r += b->peers[i].weight;
 	j = bal_cum_find(b, r);
-	return bal_load_cmp(&b->peers[j], &b->peers[i]) < 0 ? j : i;
+	return bal_load_cmp(b, j, i) < 0 ? j : i;
 }
 
 /* First ring point at or after the key's hash, wrapping past the end. */
@@ -240,7 +296,15 @@ static uint32_t bal_pick_hash(const struct balancer *b, const struct bal_key *ke
 		else
 			hi = mid;
 	}
-	return b->ring[lo == b->n_points ? 0 : lo].instance;
+	/* Walk on past unusable instances' points: their keys move to the
+	 * next instance on the ring, and come back when they recover. */
+	for (size_t k = 0; k < b->n_points; k++) {
+		uint32_t i = b->ring[(lo + k) % b->n_points].instance;
+
+		if (bal_ok(b, i))
+			return i;
+	}
+	return UINT32_MAX;
 }
 
 static int bal_point_cmp(const void *x, const void *y)
@@ -302,7 +366,8 @@ struct balancer *bal_new(const struct gw_service_conf *svc, uint64_t seed)
 	b->n = (uint32_t)svc->n_instances;
 	b->peers = calloc(b->n, sizeof(*b->peers));
 	b->cum = calloc(b->n, sizeof(*b->cum));
-	if (!b->peers || !b->cum)
+	b->scratch = calloc(b->n, sizeof(*b->scratch));
+	if (!b->peers || !b->cum || !b->scratch)
 		goto err_free;
 	for (uint32_t i = 0; i < b->n; i++) {
 		unsigned w = svc->instances[i].weight;
@@ -328,6 +393,7 @@ void bal_free(struct balancer *b)
 	if (!b)
 		return;
 	free(b->ring);
+	free(b->scratch);
 	free(b->cum);
 	free(b->peers);
 	free(b);
@@ -337,10 +403,11 @@ void bal_free(struct balancer *b)
  * outstanding until bal_release(). <key> matters only to the hashing
  * policies; NULL or a NULL key->data makes them use round robin. O(n) for
  * round robin and least_conn, O(log n) for the others. */
-unsigned bal_pick(struct balancer *b, const struct bal_key *key)
+unsigned bal_pick(struct balancer *b, const struct bal_key *key, const bool *usable)
 {
 	uint32_t i;
 
+	b->usable = usable;
 	switch (b->policy) {
 	case GW_BAL_LEAST_CONN:
 		i = bal_pick_least(b);
@@ -360,20 +427,28 @@ unsigned bal_pick(struct balancer *b, const struct bal_key *key)
 		i = bal_pick_swrr(b);
 		break;
 	}
-	b->peers[i].outstanding++;
+	b->usable = NULL;
+	if (i != UINT32_MAX && !b->load)
+		b->peers[i].outstanding++;
 	return i;
+}
+
+void bal_set_load(struct balancer *b, unsigned (*load)(void *arg, unsigned instance), void *arg)
+{
+	b->load = load;
+	b->load_arg = arg;
 }
 
 /* The request sent to <instance> finished, whatever its outcome. An index
  * out of range or an instance with nothing outstanding is ignored. */
 void bal_release(struct balancer *b, unsigned instance)
 {
-	if (instance < b->n && b->peers[instance].outstanding > 0)
+	if (!b->load && instance < b->n && b->peers[instance].outstanding > 0)
 		b->peers[instance].outstanding--;
 }
 
 /* Requests outstanding on <instance>; 0 for an index out of range. */
 unsigned bal_outstanding(const struct balancer *b, unsigned instance)
 {
-	return instance < b->n ? b->peers[instance].outstanding : 0;
+	return instance < b->n ? (unsigned)bal_outstanding_of(b, instance) : 0;
 }

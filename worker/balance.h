@@ -9,6 +9,7 @@
 #ifndef GW_WORKER_BALANCE_H
 #define GW_WORKER_BALANCE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -27,9 +28,14 @@ struct bal_key {
 struct balancer *bal_new(const struct gw_service_conf *svc, uint64_t seed);
 void bal_free(struct balancer *b);
 
-/* Pick an instance index for a request and count it outstanding. A hashing
- * policy without a key falls back to round robin. */
-unsigned bal_pick(struct balancer *b, const struct bal_key *key);
+/* Pick an instance index for a request among those with <usable>[i] true
+ * (NULL: all), and count it outstanding. A hashing policy without a key
+ * falls back to round robin. Returns UINT32_MAX when none is usable. */
+unsigned bal_pick(struct balancer *b, const struct bal_key *key, const bool *usable);
+
+/* Read requests in flight per instance from <load> (the gateway's shared
+ * counts) instead of counting picks and releases locally. */
+void bal_set_load(struct balancer *b, unsigned (*load)(void *arg, unsigned instance), void *arg);
 
 /* The request sent to <instance> finished (success or not). */
 void bal_release(struct balancer *b, unsigned instance);

@@ -25,6 +25,7 @@
 #include "worker/upstream.h"
 
 #define LINGER_MS 5000u
+#define CLIENT_DRAIN_IDLE_MS 1000u	/* an idle keep-alive's grace when a drain starts */
 /* Bytes of pipelined requests buffered while one is being served. */
 #define PIPELINE_CAP (64u << 10)
 
@@ -73,6 +74,8 @@ void client_accept(struct worker *w, int fd)
 	ex->client = c;
 	pipeline_reset(w, ex);
 	w->n_clients++;
+	wtab_count(w->stats, WTAB_ACCEPTED, 1);
+	wtab_gauge_add(w->stats, WTAB_CONNECTIONS, 1);
 	timer_arm(&w->timers, &c->timer, w->now_ms + w->cfg->header_timeout_ms);
 	conn_arm_recv(w, c);
 }
@@ -83,6 +86,7 @@ void client_close(struct worker *w, struct conn *c)
 		return;
 	pipeline_abort(w, c->client.ex);
 	w->n_clients--;
+	wtab_gauge_add(w->stats, WTAB_CONNECTIONS, -1);
 	conn_close(w, c);
 }
 
@@ -209,6 +213,9 @@ void client_on_timeout(struct worker *w, struct conn *c)
 
 void client_drain(struct worker *w, struct conn *c)
 {
+	/* An idle keep-alive connection gets a moment to send the request
+	 * that may already be on its way (served with Connection: close), so
+	 * a drain does not race a busy client into a reset. */
 	if (c->client.phase == CLIENT_HEAD && buf_avail(&c->in) == 0)
-		client_close(w, c);
+		timer_arm(&w->timers, &c->timer, w->now_ms + CLIENT_DRAIN_IDLE_MS);
 }

@@ -17,6 +17,8 @@
 #include "conf/config.h"
 #include "lib/buf.h"
 #include "lib/bufring.h"
+#include "shm/breaker.h"
+#include "shm/tables.h"
 #include "worker/appender.h"
 #include "worker/outq.h"
 #include "worker/timer.h"
@@ -76,8 +78,7 @@ struct client_state {
 struct upstream_state {
 	enum upstream_phase phase;
 	struct exchange *ex;		/* the exchange carried, or NULL */
-	uint32_t service;
-	uint32_t instance;
+	uint32_t slot;			/* instance slot: its pool */
 	uint32_t pool_prev, pool_next;	/* idle list links (conn indexes), UINT32_MAX = none */
 	uint32_t requests;		/* requests carried so far (reuse count) */
 };
@@ -114,9 +115,32 @@ struct pool {
 	uint32_t count;
 };
 
+/* An instance as a worker uses it, copied from a registry snapshot: an
+ * exchange keeps its own copy, so a new snapshot never pulls an address
+ * from under a request in flight. */
+struct winst {
+	uint32_t slot;			/* instance slot in the segment */
+	uint32_t weight;
+	bool draining;			/* no new requests */
+	struct sockaddr_storage addr;
+	socklen_t addr_len;
+	char text[64];			/* "1.2.3.4:80" */
+};
+
+/* A configured service's instances as of the worker's registry generation. */
+struct wservice {
+	struct winst *inst;		/* n entries; NULL when n == 0 */
+	uint32_t n;
+	struct balancer *bal;		/* NULL when n == 0 */
+	struct brk_policy brk;		/* from the service's breaker line */
+	struct worker *w;		/* back pointer, for the balancer's load */
+};
+
 struct worker {
 	const struct gw_config *cfg;
-	unsigned slot;
+	unsigned slot;			/* listener slot */
+	unsigned id;			/* worker-table id in the segment */
+	uint64_t generation;		/* config generation */
 	struct io_uring ring;
 	uint64_t now_ms;	/* monotonic, read once per loop turn */
 
@@ -133,6 +157,7 @@ struct worker {
 	struct exchange **exchanges;	/* per slot, allocated on first use, kept */
 
 	const int *listen_fds;
+	size_t n_listen_fds;
 	bool *accept_armed;	/* per listener */
 
 	struct timer_wheel timers;
@@ -141,8 +166,15 @@ struct worker {
 	struct signalfd_siginfo *siginfo;
 
 	struct route_matcher *router;
-	struct balancer **balancers;	/* per service */
-	struct pool **pools;		/* per service, per instance */
+	struct wservice *services;	/* per configured service */
+	uint64_t reg_gen;		/* registry generation services[] reflects */
+	struct pool *pools;		/* per instance slot (SHM_MAX_INSTANCES) */
+	bool *usable;			/* scratch for the pick stage, SHM_MAX_INSTANCES */
+
+	/* The shared segment (mapped by the master before fork). */
+	const struct shm_segment *seg;
+	struct shm_tables shm;
+	struct wtab_entry_sh *stats;	/* our entry in the worker table */
 
 	struct appender access_log;
 	struct appender error_log;

@@ -1,13 +1,16 @@
 /* The worker: setup, the loop turn, and the one dispatch switch.
  *
  * A loop turn, in order:
- *   1. submit what the last turn queued and wait for a completion or the
- *      next timer tick;
+ *   1. go offline in the registry (hold no snapshot while asleep), submit
+ *      what the last turn queued and wait for a completion or the next
+ *      timer tick;
  *   2. read the clock once (everything below uses w->now_ms);
- *   3. reap completions, dispatching each by op;
- *   4. expire due timers;
- *   5. drain bookkeeping (stop when the last client is gone);
- *   6. hand queued log lines to the ring. */
+ *   3. announce the registry epoch and take a new snapshot if one was
+ *      published, before any request is picked;
+ *   4. reap completions, dispatching each by op;
+ *   5. expire due timers;
+ *   6. drain bookkeeping (stop when the last client is gone);
+ *   7. hand queued log lines to the ring. */
 #include <errno.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -23,6 +26,7 @@
 #include "worker/conn.h"
 #include "worker/pool.h"
 #include "worker/route.h"
+#include "worker/services.h"
 #include "worker/upstream.h"
 #include "worker/loop.h"
 
@@ -101,8 +105,9 @@ static void start_drain(struct worker *w)
 		return;
 	w->draining = true;
 	w->drain_deadline_ms = w->now_ms + w->cfg->drain_timeout_ms;
+	wtab_set_state(&w->shm.workers, w->id, WTAB_DRAINING);
 	log_info("draining: %u client connections", w->n_clients);
-	for (size_t i = 0; i < w->cfg->n_listens; i++) {
+	for (size_t i = 0; i < w->n_listen_fds; i++) {
 		if (!w->accept_armed[i])
 			continue;
 		struct io_uring_sqe *sqe = wk_sqe(w);
@@ -151,12 +156,10 @@ static void on_accept(struct worker *w, uint32_t listener, const struct io_uring
 		if (!w->draining && cqe->res != -ECANCELED)
 			arm_accept(w, listener);
 	}
-	if (cqe->res >= 0) {
-		if (w->draining)
-			close(cqe->res);
-		else
-			client_accept(w, cqe->res);
-	} else if (cqe->res != -ECANCELED && cqe->res != -EAGAIN) {
+	/* A connection accepted before the cancel took effect is served
+	 * (its response closes it): the client knows nothing of the drain. */
+	if (cqe->res >= 0)
+		client_accept(w, cqe->res); else if (cqe->res != -ECANCELED && cqe->res != -EAGAIN) {
 		log_warn("accept: %s", strerror(-cqe->res));
 	}
 }
@@ -244,10 +247,12 @@ static void loop_turn(struct worker *w)
 	ts.tv_sec = (long long)(wait_ms / 1000u);
 	ts.tv_nsec = (long long)(wait_ms % 1000u) * 1000000;
 	bufring_publish(&w->bufs);
+	services_offline(w);
 	int ret = io_uring_submit_and_wait_timeout(&w->ring, &cqe, 1, &ts, NULL);
 	if (ret < 0 && ret != -ETIME && ret != -EINTR)
 		log_error("io_uring_submit_and_wait_timeout: %s", strerror(-ret));
 	w->now_ms = clock_mono_ms();
+	services_sync(w);
 	io_uring_for_each_cqe(&w->ring, head, cqe) {
 		dispatch(w, cqe);
 		seen++;
@@ -268,9 +273,12 @@ static void loop_turn(struct worker *w)
 void loop_run(struct worker *w)
 {
 	log_set_sink(error_log_sink, w);
-	for (size_t i = 0; i < w->cfg->n_listens; i++)
+	for (size_t i = 0; i < w->n_listen_fds; i++)
 		arm_accept(w, (unsigned)i);
 	arm_signal_read(w);
+	/* Accepting from the first submit on: the master may now retire an
+	 * older generation (a reload waits for this). */
+	wtab_set_state(&w->shm.workers, w->id, WTAB_READY);
 	while (!w->stop_now)
 		loop_turn(w);
 	log_set_sink(NULL, NULL);

@@ -3,20 +3,27 @@
  *
  *   parse      strict HTTP/1.1 head, size limits, request id
  *   route      host/path/method/header/query match (404 when none)
- *   pick       balancer chooses an instance of the route's service
+ *   ratelimit  every rate_limit rule of the route admits, in the GCRA table
+ *              all workers share (429 with Retry-After and RateLimit headers)
  *   transform  upstream request head: target rewrite, hop-by-hop removal,
- *              X-Forwarded-*, X-Request-Id
+ *              X-Forwarded-*, X-Request-Id (it does not depend on the
+ *              instance, so a retry reuses it)
+ *   pick       an instance of the route's service that is up, not draining,
+ *              not tried yet, and whose breaker admits, by the service's
+ *              balancer (503 at once when there is none)
  *   upstream   pooled or new connection, request head and streamed body
- *              out, response head in (502 on failure, 504 on timeout)
+ *              out, response head in (502 on failure, 504 on timeout); a
+ *              failed attempt is reported to the breaker and may be retried
+ *              (worker/retry.c), which runs the pipeline again from pick
  *   respond    response head to the client, body streamed through
- *   log        access log line
+ *   log        access log line, counters
  *
  * Stage bodies live in the files named in stages.h. */
 #include "worker/pipeline.h"
 
 #include <string.h>
 
-#include "worker/balance.h"
+#include "worker/retry.h"
 #include "worker/client.h"
 #include "worker/stages.h"
 #include "worker/upstream.h"
@@ -29,15 +36,19 @@ struct stage {
 static const struct stage stages[] = {
 	{ "parse", stage_parse },
 	{ "route", stage_route },
-	{ "pick", stage_pick },
+	{ "ratelimit", stage_ratelimit },
 	{ "transform", stage_transform },
+	{ "pick", stage_pick },
 	{ "upstream", stage_upstream },
 	{ "respond", stage_respond },
 	{ "log", stage_log },
 };
 
 #define N_STAGES (sizeof(stages) / sizeof(stages[0]))
+#define STAGE_PICK 4u
 #define STAGE_LOG (N_STAGES - 1)
+
+_Static_assert(STAGE_PICK < N_STAGES, "the pick stage is in the table");
 
 /* Answer with the gateway's own response, dropping any upstream. */
 static void respond_now(struct worker *w, struct exchange *ex)
@@ -50,12 +61,28 @@ static void respond_now(struct worker *w, struct exchange *ex)
 	ex->stage = STAGE_LOG;
 }
 
-/* The exchange is over: its instance no longer counts it outstanding. */
-static void release_pick(struct worker *w, struct exchange *ex)
+void pipeline_release_pick(struct worker *w, struct exchange *ex)
 {
-	if (ex->picked) {
-		bal_release(w->balancers[ex->service], ex->instance);
-		ex->picked = false;
+	if (!ex->picked)
+		return;
+	inst_inflight_add(&w->shm.inst, w->id, ex->inst.slot, -1);
+	if (ex->ticket == BRK_PROBE) {
+		/* Never reported (the client left first): free the probe slot. */
+		brk_cancel(inst_breaker(&w->shm.inst, ex->inst.slot), ex->ticket);
+		inst_probe_add(&w->shm.inst, w->id, ex->inst.slot, -1);
+	}
+	ex->ticket = BRK_DENIED;
+	ex->picked = false;
+}
+
+/* The exchange is over: nothing of it stays counted anywhere. */
+static void release_all(struct worker *w, struct exchange *ex)
+{
+	pipeline_release_pick(w, ex);
+	retry_end(w, ex);
+	if (ex->counted) {
+		ex->counted = false;
+		wtab_gauge_add(w->stats, WTAB_INFLIGHT, -1);
 	}
 }
 
@@ -71,7 +98,7 @@ void pipeline_resume(struct worker *w, struct exchange *ex)
 			else
 				ex->stage++;
 		}
-		release_pick(w, ex);
+		release_all(w, ex);
 		/* Pipelined requests are served in a loop, not by recursion. */
 		if (!client_next_request(w, ex->client))
 			return;
@@ -98,13 +125,19 @@ void pipeline_abort(struct worker *w, struct exchange *ex)
 {
 	if (ex->up)
 		upstream_abort(w, ex);
-	release_pick(w, ex);
+	release_all(w, ex);
 	if (ex->req_started && ex->stage < N_STAGES) {
 		if (!ex->resp_done)
 			ex->status = 499;	/* nginx's "client closed request" */
 		stage_log(w, ex);
 	}
 	ex->stage = N_STAGES;
+}
+
+void pipeline_retry(struct worker *w, struct exchange *ex)
+{
+	ex->stage = STAGE_PICK;
+	pipeline_resume(w, ex);
 }
 
 void pipeline_reset(struct worker *w, struct exchange *ex)
@@ -118,6 +151,12 @@ void pipeline_reset(struct worker *w, struct exchange *ex)
 	ex->client = client;
 	ex->up_head = up_head;
 	ex->route = -1;
+	ex->picked = false;
+	ex->ticket = BRK_DENIED;
+	ex->attempts = 0;
+	ex->retrying = false;
+	ex->wait.fire = NULL;
+	ex->rl.set = false;
 	ex->req_started = false;
 	ex->head_parsed = false;
 	ex->req_body_done = false;

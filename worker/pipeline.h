@@ -43,12 +43,32 @@ struct exchange {
 	bool req_body_done;
 	bool req_started;		/* some byte of this request arrived */
 	bool head_parsed;		/* the head is valid and still in client->in */
+	bool counted;			/* in the worker's WTAB_INFLIGHT gauge */
 
 	/* Routing and balancing. */
 	int route;			/* index into cfg->routes, or -1 */
 	uint32_t service;
-	uint32_t instance;
-	bool picked;			/* instance counted outstanding in its balancer */
+	char hash_key[256];		/* hash:header's value (a prefix when longer) */
+	uint16_t hash_key_len;		/* 0 = none: round robin */
+	struct winst inst;		/* the instance picked (a copy); valid if picked */
+	bool picked;			/* counted in flight on inst.slot */
+	enum brk_ticket ticket;		/* what its breaker granted (BRK_PROBE holds a slot) */
+
+	/* Retries (worker/retry.c). */
+	uint8_t attempts;		/* attempts made, the current one included */
+	uint32_t tried[GW_RETRY_MAX + 1];	/* slots already tried */
+	bool retrying;			/* counted in WTAB_RETRIES_INFLIGHT */
+	struct timer wait;		/* backoff before the next attempt, and BUSY retries */
+
+	/* The most restrictive rate-limit rule that admitted the request, for
+	 * the RateLimit headers of its response (worker/ratelimit.c). */
+	struct {
+		bool set;
+		uint16_t rule;		/* index in the route's rate_limits */
+		uint64_t remaining;
+		uint64_t reset_s;
+		uint64_t retry_after_s;	/* 429 only */
+	} rl;
 
 	/* The upstream request head, kept to replay it once on a fresh
 	 * connection when a pooled one turns out to be closed. */
@@ -89,6 +109,14 @@ void pipeline_resume(struct worker *w, struct exchange *ex);
  * answer <status> with <error> if the client has not seen a status line
  * yet (then finish normally), else cut the client connection. */
 void pipeline_fail(struct worker *w, struct exchange *ex, uint16_t status, const char *error);
+
+/* Run the pipeline again from the pick stage: a retry after its backoff
+ * (worker/retry.c). */
+void pipeline_retry(struct worker *w, struct exchange *ex);
+
+/* Stop counting the picked instance: its in-flight count, and a probe
+ * ticket not reported (given back to the breaker). */
+void pipeline_release_pick(struct worker *w, struct exchange *ex);
 
 /* Reset <ex> for the next request on its client connection. */
 void pipeline_reset(struct worker *w, struct exchange *ex);

@@ -4,7 +4,7 @@
 
 static struct pool *pool_of(struct worker *w, const struct conn *up)
 {
-	return &w->pools[up->up.service][up->up.instance];
+	return &w->pools[up->up.slot];
 }
 
 void pool_init(struct pool *p)
@@ -39,9 +39,9 @@ void pool_unpark(struct worker *w, struct conn *up)
 	p->count--;
 }
 
-struct conn *pool_take(struct worker *w, uint32_t service, uint32_t instance)
+struct conn *pool_take(struct worker *w, uint32_t slot)
 {
-	struct pool *p = &w->pools[service][instance];
+	struct pool *p = &w->pools[slot];
 
 	if (p->head == POOL_NONE)
 		return NULL;
@@ -51,18 +51,21 @@ struct conn *pool_take(struct worker *w, uint32_t service, uint32_t instance)
 	return up;
 }
 
-uint32_t pool_idle(const struct worker *w, uint32_t service, uint32_t instance)
+uint32_t pool_idle(const struct worker *w, uint32_t slot)
 {
-	return w->pools[service][instance].count;
+	return w->pools[slot].count;
+}
+
+void pool_close_slot(struct worker *w, uint32_t slot)
+{
+	struct conn *up;
+
+	while ((up = pool_take(w, slot)))
+		conn_close(w, up);
 }
 
 void pool_close_all(struct worker *w)
 {
-	for (size_t s = 0; s < w->cfg->n_services; s++) {
-		for (size_t i = 0; i < w->cfg->services[s].n_instances; i++) {
-			struct conn *up;
-			while ((up = pool_take(w, (uint32_t)s, (uint32_t)i)))
-				conn_close(w, up);
-		}
-	}
+	for (uint32_t slot = 0; slot < SHM_MAX_INSTANCES; slot++)
+		pool_close_slot(w, slot);
 }

@@ -11,7 +11,7 @@
 /* Mark <p> empty (at worker start). */
 void pool_init(struct pool *p);
 
-/* Park <up> (its service and instance set) as idle. */
+/* Park <up> (its slot set) as idle. */
 void pool_park(struct worker *w, struct conn *up);
 
 /* Take a parked <up> out of its pool. */
@@ -19,10 +19,13 @@ void pool_unpark(struct worker *w, struct conn *up);
 
 /* The most recently parked connection of an instance, unparked and made
  * ACTIVE, or NULL when none is idle. */
-struct conn *pool_take(struct worker *w, uint32_t service, uint32_t instance);
+struct conn *pool_take(struct worker *w, uint32_t slot);
 
 /* Idle connections of an instance. */
-uint32_t pool_idle(const struct worker *w, uint32_t service, uint32_t instance);
+uint32_t pool_idle(const struct worker *w, uint32_t slot);
+
+/* Close the idle connections of instance <slot> (it left the registry). */
+void pool_close_slot(struct worker *w, uint32_t slot);
 
 /* Close every idle connection (drain). */
 void pool_close_all(struct worker *w);

@@ -78,6 +78,9 @@ enum stage_result stage_parse(struct worker *w, struct exchange *ex)
 		return STAGE_RESPOND;
 	}
 	ex->head_parsed = true;
+	ex->counted = true;
+	wtab_count(w->stats, WTAB_REQUESTS, 1);
+	wtab_gauge_add(w->stats, WTAB_INFLIGHT, 1);
 	record_request(w, ex, buf);
 	ex->keep_alive = ex->req.h.keep_alive && !w->draining;
 

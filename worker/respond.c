@@ -78,10 +78,13 @@ void respond_error(struct worker *w, struct exchange *ex)
 	size_t before = out->len;
 	int err = buf_printf(out, CONN_OUT_CAP,
 		"HTTP/1.1 %u %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n"
-		"Date: %s\r\nX-Request-Id: %s\r\n%s\r\n",
+		"Date: %s\r\nX-Request-Id: %s\r\n%s",
 		ex->status, http_status_reason(ex->status), body_len, http_date(), ex->request_id,
 		!ex->keep_alive ? "Connection: close\r\n"
 		: ex->client_minor == 0 ? "Connection: keep-alive\r\n" : "");
+
+	err = err ?: ratelimit_headers(w, ex, out, CONN_OUT_CAP);
+	err = err ?: buf_append(out, "\r\n", 2, CONN_OUT_CAP);
 	if (!err && ex->method != HTTP_M_HEAD)
 		err = buf_append(out, body, (size_t)body_len, CONN_OUT_CAP);
 	if (err) {

@@ -13,6 +13,12 @@ void request_consume_head(struct exchange *ex);
 /* worker/decide.c: match a route; pick an instance. */
 enum stage_result stage_route(struct worker *w, struct exchange *ex);
 enum stage_result stage_pick(struct worker *w, struct exchange *ex);
+/* worker/ratelimit.c: every rate_limit rule of the route must admit. */
+enum stage_result stage_ratelimit(struct worker *w, struct exchange *ex);
+/* worker/ratelimit.c: Retry-After (429 only) and RateLimit-Policy /
+ * RateLimit lines for ex's response, if a rule applied; 0 or -ENOSPC. */
+int ratelimit_headers(const struct worker *w, const struct exchange *ex, struct buf *out,
+		      size_t cap);
 /* worker/transform.c: build the upstream request head. */
 enum stage_result stage_transform(struct worker *w, struct exchange *ex);
 /* worker/upstream.c: get a connection, send, wait for the response head. */

@@ -61,7 +61,7 @@ static void expire_slot(struct timer_wheel *tw, unsigned slot, uint64_t now_ms,
 			 * can be freed, and we already hold its successor. A re-arm
 			 * into this same slot lands at the head, before next, so it is
 			 * not visited twice in this pass. */
-			fire(t, arg);
+			(t->fire ? t->fire : fire)(t, arg);
 		}
 		t = next;
 	}

@@ -18,6 +18,9 @@ struct timer {
 	struct timer *next;
 	struct timer **pprev;	/* NULL when not armed */
 	uint64_t deadline_ms;
+	/* Called instead of timer_expire()'s <fire> when set: for timers
+	 * whose owner is not the kind the loop's handler expects. */
+	void (*fire)(struct timer *t, void *arg);
 };
 
 struct timer_wheel {
@@ -37,8 +40,8 @@ void timer_cancel(struct timer_wheel *tw, struct timer *t);
 
 static inline bool timer_armed(const struct timer *t) { return t->pprev != 0; }
 
-/* Call <fire>(t, arg) for every timer due at <now_ms>, disarming each first
- * (so fire may re-arm or free it). Visits at most the slots passed since the
+/* Call <fire>(t, arg) (or t->fire when set) for every timer due at
+ * <now_ms>, disarming each first (so fire may re-arm or free it). Visits at most the slots passed since the
  * last call, plus one full turn when the clock jumped further. */
 void timer_expire(struct timer_wheel *tw, uint64_t now_ms,
 		  void (*fire)(struct timer *t, void *arg), void *arg);

@@ -91,9 +91,11 @@ static int put_forwarded(struct worker *w, struct exchange *ex, const char *buf,
 	if (ex->req.host.len)
 		err = err ?: buf_printf(out, limit, "X-Forwarded-Host: %.*s\r\n",
 					(int)ex->req.host.len, buf + ex->req.host.off);
-	else	/* HTTP/1.0 without Host: name the instance, as RFC 9112 §3.2 wants one */
+	else	/* HTTP/1.0 without Host: RFC 9112 §3.2 wants one; like nginx's
+		 * $proxy_host, name the upstream group (the head is built before
+		 * an instance is picked, so a retry can reuse it). */
 		err = err ?: buf_printf(out, limit, "Host: %s\r\n",
-			w->cfg->services[ex->service].instances[ex->instance].addr.text);
+					w->cfg->services[ex->service].name);
 	return err ?: buf_printf(out, limit, "X-Request-Id: %s\r\n", ex->request_id);
 }
 
@@ -154,6 +156,7 @@ int transform_response_head(struct worker *w, const struct exchange *ex, const c
 		err = err ?: buf_append(out, "Connection: close\r\n", 19, limit);
 	else if (ex->client_minor == 0)
 		err = err ?: buf_append(out, "Connection: keep-alive\r\n", 24, limit);
+	err = err ?: ratelimit_headers(w, ex, out, limit);
 	err = err ?: buf_printf(out, limit, "X-Request-Id: %s\r\n\r\n", ex->request_id);
 	return err;
 }

@@ -8,7 +8,12 @@
  *
  * A pooled connection may have been closed by the upstream just before we
  * reuse it. When that happens before any response byte and the request has
- * no body, the request is replayed once on a new connection, as nginx does. */
+ * no body, the request is replayed once on a new connection, as nginx does.
+ *
+ * Every attempt ends in attempt_report() exactly once: at the final
+ * response head (its status decides), or at the failure that ended it
+ * (connect, timeout, reset). A failure before the head may start a retry
+ * (worker/retry.c), which closes this upstream and picks again. */
 #include "worker/upstream.h"
 
 #include <errno.h>
@@ -23,12 +28,21 @@
 #include "worker/conn.h"
 #include "worker/pipeline.h"
 #include "worker/pool.h"
+#include "worker/retry.h"
 #include "worker/stages.h"
 #include "worker/transform.h"
 
 /* Upstream response heads may be larger than what we accept from clients. */
 #define MAX_RESPONSE_HEAD (64u << 10)
 #define MAX_RESPONSE_TRAILER 8192u
+
+/* A failed attempt before the response head: count it, and retry when the
+ * policy allows. True when a retry took the exchange over. */
+static bool attempt_failed(struct worker *w, struct exchange *ex, uint32_t kind, unsigned status)
+{
+	attempt_report(w, ex, kind, status);
+	return retry_maybe(w, ex, kind, status);
+}
 
 static const struct gw_service_conf *service_of(struct worker *w, const struct exchange *ex)
 {
@@ -69,9 +83,9 @@ void upstream_abort(struct worker *w, struct exchange *ex)
 
 static int connect_new(struct worker *w, struct exchange *ex, struct conn **out)
 {
-	const struct gw_instance_conf *inst = &service_of(w, ex)->instances[ex->instance];
+	const struct winst *inst = &ex->inst;
 	int one = 1;
-	int fd = socket(inst->addr.ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	int fd = socket(inst->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 
 	if (fd < 0)
 		return -errno;
@@ -82,7 +96,7 @@ static int connect_new(struct worker *w, struct exchange *ex, struct conn **out)
 		return -EMFILE;
 	}
 	struct io_uring_sqe *sqe = wk_sqe(w);
-	io_uring_prep_connect(sqe, fd, (const struct sockaddr *)&inst->addr.ss, inst->addr.len);
+	io_uring_prep_connect(sqe, fd, (const struct sockaddr *)&inst->addr, inst->addr_len);
 	io_uring_sqe_set_data64(sqe, ud_make(OP_CONNECT, up->index, up->gen));
 	up->inflight++;
 	up->up.phase = UPSTREAM_CONNECTING;
@@ -95,7 +109,7 @@ static int connect_new(struct worker *w, struct exchange *ex, struct conn **out)
  * head queued. 0 or -errno. */
 static int attach(struct worker *w, struct exchange *ex)
 {
-	struct conn *up = ex->up_retried ? NULL : pool_take(w, ex->service, ex->instance);
+	struct conn *up = ex->up_retried ? NULL : pool_take(w, ex->inst.slot);
 	int err;
 
 	if (up) {
@@ -106,8 +120,7 @@ static int attach(struct worker *w, struct exchange *ex)
 			return err;
 	}
 	up->up.ex = ex;
-	up->up.service = ex->service;
-	up->up.instance = ex->instance;
+	up->up.slot = ex->inst.slot;
 	up->up.requests++;
 	ex->up = up;
 	ex->t_up_start_ns = clock_mono_ns();
@@ -141,8 +154,9 @@ enum stage_result stage_upstream(struct worker *w, struct exchange *ex)
 	send_continue(w, ex);
 	int err = attach(w, ex);
 	if (err) {
-		log_warn("upstream %s: %s", service_of(w, ex)->instances[ex->instance].addr.text,
-			 strerror(-err));
+		log_warn("upstream %s: %s", ex->inst.text, strerror(-err));
+		if (attempt_failed(w, ex, GW_FAIL_CONNECT, 0))
+			return STAGE_SUSPEND;
 		ex->status = err == -EMFILE ? 503 : 502;
 		ex->error = "cannot open an upstream connection";
 		return STAGE_RESPOND;
@@ -161,10 +175,10 @@ void upstream_on_connect(struct worker *w, struct conn *up, int res)
 		return;
 	}
 	if (res < 0) {
-		log_info("upstream %s: connect: %s",
-			 service_of(w, ex)->instances[ex->instance].addr.text, strerror(-res));
+		log_info("upstream %s: connect: %s", ex->inst.text, strerror(-res));
 		upstream_abort(w, ex);
-		pipeline_fail(w, ex, 502, "upstream connection failed");
+		if (!attempt_failed(w, ex, GW_FAIL_CONNECT, 0))
+			pipeline_fail(w, ex, 502, "upstream connection failed");
 		return;
 	}
 	up->up.phase = UPSTREAM_ACTIVE;
@@ -400,13 +414,16 @@ static int parse_head(struct worker *w, struct exchange *ex)
 		if (r == HTTP_AGAIN)
 			return 0;
 		if (r == HTTP_ERROR) {
-			log_info("upstream %s: invalid response: %s",
-				 service_of(w, ex)->instances[ex->instance].addr.text,
+			log_info("upstream %s: invalid response: %s", ex->inst.text,
 				 ex->rparser.error ? ex->rparser.error : "?");
-			pipeline_fail(w, ex, 502, "invalid response from upstream");
+			if (!attempt_failed(w, ex, GW_FAIL_RESET, 0))
+				pipeline_fail(w, ex, 502, "invalid response from upstream");
 			return -1;
 		}
 		if (ex->resp.status >= 200) {
+			if (ex->resp.status >= 500 && attempt_failed(w, ex, 0, ex->resp.status))
+				return -1;	/* retrying; this response is dropped */
+			attempt_report(w, ex, 0, ex->resp.status);
 			ex->resp_head_done = true;
 			ex->resp_mode = http_response_body_mode(&ex->resp, ex->method);
 			/* HTTP/1.0 has no chunked coding: decode, delimit by close. */
@@ -414,6 +431,7 @@ static int parse_head(struct worker *w, struct exchange *ex)
 			return 0;
 		}
 		if (ex->resp.status == 101) {
+			attempt_report(w, ex, GW_FAIL_RESET, 0);
 			pipeline_fail(w, ex, 502, "upstream switched protocols");
 			return -1;
 		}
@@ -509,6 +527,8 @@ void upstream_on_eof(struct worker *w, struct conn *up, int err)
 		if (attach(w, ex) == 0)
 			return;
 	}
+	if (!ex->resp_head_done && attempt_failed(w, ex, GW_FAIL_RESET, 0))
+		return;
 	pipeline_fail(w, ex, 502, err == 0 ? "upstream closed the connection"
 					   : "upstream connection failed");
 }
@@ -521,8 +541,12 @@ void upstream_on_timeout(struct worker *w, struct conn *up)
 		drop_idle(w, up);
 		return;
 	}
-	pipeline_fail(w, ex, 504, up->up.phase == UPSTREAM_CONNECTING ? "upstream connect timeout"
-								       : "upstream timeout");
+	bool connecting = up->up.phase == UPSTREAM_CONNECTING;
+
+	if (!ex->resp_head_done &&
+	    attempt_failed(w, ex, connecting ? GW_FAIL_CONNECT : GW_FAIL_TIMEOUT, 0))
+		return;
+	pipeline_fail(w, ex, 504, connecting ? "upstream connect timeout" : "upstream timeout");
 }
 
 void upstream_finish(struct worker *w, struct exchange *ex)
@@ -534,7 +558,7 @@ void upstream_finish(struct worker *w, struct exchange *ex)
 		return;
 	bool reuse = ex->resp.h.keep_alive && ex->resp_mode != HTTP_BODY_UNTIL_CLOSE &&
 		     ex->req_body_done && buf_avail(&up->in) == 0 && !up->peer_eof &&
-		     !w->draining && pool_idle(w, ex->service, ex->instance) < svc->keepalive;
+		     !w->draining && pool_idle(w, ex->inst.slot) < svc->keepalive;
 	detach(w, ex);
 	if (!reuse) {
 		conn_close(w, up);

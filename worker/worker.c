@@ -20,6 +20,7 @@
 #include "worker/pipeline.h"
 #include "worker/pool.h"
 #include "worker/route.h"
+#include "worker/services.h"
 
 #define RING_ENTRIES 4096u
 #define CQ_ENTRIES 16384u
@@ -63,7 +64,7 @@ static int setup_conns(struct worker *w)
 	w->conns = calloc(MAX_CONNS, sizeof(*w->conns));
 	w->free_conns = calloc(MAX_CONNS, sizeof(*w->free_conns));
 	w->exchanges = calloc(MAX_CONNS, sizeof(*w->exchanges));
-	w->accept_armed = calloc(w->cfg->n_listens, sizeof(*w->accept_armed));
+	w->accept_armed = calloc(w->n_listen_fds ? w->n_listen_fds : 1, sizeof(*w->accept_armed));
 	if (!w->conns || !w->free_conns || !w->exchanges || !w->accept_armed)
 		return -ENOMEM;
 	/* A stack: low indexes are handed out first and stay warm. */
@@ -127,40 +128,32 @@ static void free_signals(struct worker *w)
 
 static void free_routing(struct worker *w)
 {
-	for (size_t s = 0; s < w->cfg->n_services; s++) {
-		if (w->balancers)
-			bal_free(w->balancers[s]);
-		if (w->pools)
-			free(w->pools[s]);
-	}
-	free(w->balancers);
-	free(w->pools);
+	services_free(w);
 	route_matcher_free(w->router);
 }
 
+/* Routes, the shared segment, and the services as the registry has them. */
 static int setup_routing(struct worker *w)
 {
-	const struct gw_config *cfg = w->cfg;
+	int err;
 
-	w->router = route_matcher_new(cfg);
-	w->balancers = calloc(cfg->n_services, sizeof(*w->balancers));
-	w->pools = calloc(cfg->n_services, sizeof(*w->pools));
-	if (!w->router || !w->balancers || !w->pools)
+	w->router = route_matcher_new(w->cfg);
+	if (!w->router)
+		return -ENOMEM;
+	err = shm_tables_attach(&w->shm, w->seg, (int)w->id);
+	if (err) {
+		log_error("the shared segment does not attach: %s", strerror(-err));
 		goto err_free;
-	for (size_t s = 0; s < cfg->n_services; s++) {
-		const struct gw_service_conf *svc = &cfg->services[s];
-		w->balancers[s] = bal_new(svc, wk_random(w));
-		w->pools[s] = calloc(svc->n_instances, sizeof(**w->pools));
-		if (!w->balancers[s] || !w->pools[s])
-			goto err_free;
-		for (size_t i = 0; i < svc->n_instances; i++)
-			pool_init(&w->pools[s][i]);
 	}
+	w->stats = wtab_entry(&w->shm.workers, w->id);
+	err = services_init(w);
+	if (err)
+		goto err_free;
 	return 0;
 
 err_free:
 	free_routing(w);
-	return -ENOMEM;
+	return err;
 }
 
 static int setup_logs(struct worker *w)
@@ -188,21 +181,25 @@ static void free_logs(struct worker *w)
 	appender_close(&w->error_log);
 }
 
-int worker_run(const struct gw_config *cfg, unsigned slot, const int *listen_fds)
+int worker_run(const struct worker_args *args)
 {
 	struct worker *w = calloc(1, sizeof(*w));
 	int err = -ENOMEM;
 
 	if (!w)
 		goto err_out;
-	w->cfg = cfg;
-	w->slot = slot;
-	w->listen_fds = listen_fds;
+	w->cfg = args->cfg;
+	w->slot = args->slot;
+	w->id = args->id;
+	w->generation = args->generation;
+	w->seg = args->seg;
+	w->listen_fds = args->listen_fds;
+	w->n_listen_fds = args->n_listen_fds;
 	w->now_ms = clock_mono_ms();
 	timer_wheel_init(&w->timers, w->now_ms);
 	if (getrandom(w->rng, sizeof(w->rng), 0) != sizeof(w->rng) || (w->rng[0] | w->rng[1]) == 0) {
 		w->rng[0] = clock_mono_ns() ^ ((uint64_t)getpid() << 32);
-		w->rng[1] = 0x9e3779b97f4a7c15ull ^ slot;
+		w->rng[1] = 0x9e3779b97f4a7c15ull ^ args->slot;
 	}
 	err = setup_ring(w);
 	if (err)
@@ -223,7 +220,8 @@ int worker_run(const struct gw_config *cfg, unsigned slot, const int *listen_fds
 	if (err)
 		goto err_routing;
 
-	log_info("serving on %zu listener%s", cfg->n_listens, cfg->n_listens == 1 ? "" : "s");
+	log_info("serving on %zu listening socket%s (generation %llu)", w->n_listen_fds,
+		 w->n_listen_fds == 1 ? "" : "s", (unsigned long long)w->generation);
 	loop_run(w);
 	log_info("stopped");
 
@@ -241,6 +239,6 @@ err_free:
 	free(w);
 err_out:
 	if (err)
-		log_error("worker %u could not start: %s", slot, strerror(-err));
+		log_error("worker %u could not start: %s", args->slot, strerror(-err));
 	return err ? 1 : 0;
 }

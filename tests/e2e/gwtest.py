@@ -309,6 +309,20 @@ def gateway_section(workers=1, **extra):
     return "[gateway]\n" + "".join("%s = %s\n" % kv for kv in keys.items()) + "\n"
 
 
+def private_endpoints(conf_text, control):
+    """Give a config its own control socket and an ephemeral admin port
+    unless it names them, so tests never share the defaults
+    (/run/gatewayd.sock, 127.0.0.1:9901)."""
+    if "[gateway]" not in conf_text:
+        return conf_text
+    extra = ""
+    if not re.search(r"^\s*control\s*=", conf_text, re.M):
+        extra += "control = %s\n" % control
+    if not re.search(r"^\s*admin_listen\s*=", conf_text, re.M):
+        extra += "admin_listen = 127.0.0.1:0\n"
+    return conf_text.replace("[gateway]\n", "[gateway]\n" + extra, 1)
+
+
 class Gateway:
     """gatewayd on a config written to a private temp dir. Waits for
     "master: ready", learns the port from "master: listening on ...", and
@@ -318,8 +332,10 @@ class Gateway:
         self.dir = tempfile.mkdtemp(prefix="gw-e2e-")
         _tempdirs.append(self.dir)
         self.conf = os.path.join(self.dir, "gatewayd.ini")
+        self.control = os.path.join(self.dir, "control.sock")
+        self.admin_port = None
         with open(self.conf, "w") as f:
-            f.write(conf_text)
+            f.write(private_endpoints(conf_text, self.control))
         self.proc = None
         self.ports = []
         if start:
@@ -333,6 +349,10 @@ class Gateway:
                        for l in self.proc.stderr.snapshot()) if m]
         if not self.ports:
             raise AssertionError("gatewayd is ready but printed no listen port")
+        admin = [re.search(r"admin listening on \S+:(\d+)$", l)
+                 for l in self.proc.stderr.snapshot()]
+        admin = [int(m.group(1)) for m in admin if m]
+        self.admin_port = admin[0] if admin else None
         self.stale_peers = peers_of(self.port)	# see Echo.stale_peers
         self.proc.remember_children()
         return self

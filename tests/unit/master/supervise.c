@@ -111,8 +111,11 @@ static int worker_on_signal(unsigned slot, uint32_t signo)
 	return signo == SIGINT ? 8 : -1;
 }
 
-int worker_run(const struct gw_config *cfg, unsigned slot, const int *listen_fds)
+int worker_run(const struct worker_args *a)
 {
+	const struct gw_config *cfg = a->cfg;
+	unsigned slot = a->slot;
+	const int *listen_fds = a->listen_fds;
 	struct signalfd_siginfo si;
 	struct pollfd pfd[2];
 	sigset_t set;
@@ -175,10 +178,20 @@ static void run_start(struct run *r, unsigned workers, bool pin, uint64_t drain_
 	if (pipe2(pipefd, O_CLOEXEC) < 0)
 		abort();
 	r->pid = fork();
+	r->cfg.shm_size = 16u << 20;
 	if (r->pid == 0) {
+		/* master_run() owns and frees its config: hand it heap copies. */
+		struct gw_config *cfg = malloc(sizeof(*cfg));
+		struct gw_listen_conf *listen = malloc(sizeof(*listen));
+
+		if (!cfg || !listen)
+			_exit(98);
+		*cfg = r->cfg;
+		*listen = r->listen;
+		cfg->listens = listen;
 		dup2(pipefd[1], STDERR_FILENO);
 		log_set_ident("master");
-		_exit(master_run("/nonexistent/gatewayd.ini", &r->cfg));
+		_exit(master_run("/nonexistent/gatewayd.ini", cfg));
 	}
 	close(pipefd[1]);
 	r->out = pipefd[0];

@@ -46,7 +46,7 @@ static struct balancer *tbal_new(struct tsvc *t, uint64_t seed)
 static void pick_release(struct balancer *b, unsigned n, unsigned *count)
 {
 	for (unsigned i = 0; i < n; i++) {
-		unsigned at = bal_pick(b, NULL);
+		unsigned at = bal_pick(b, NULL, NULL);
 
 		count[at]++;
 		bal_release(b, at);
@@ -97,7 +97,7 @@ static void test_swrr(void)
 	tsvc_init(&t, GW_BAL_ROUND_ROBIN, 3, w);
 	b = tbal_new(&t, 1);
 	for (unsigned i = 0; i < 7; i++)
-		CHECK_INT(bal_pick(b, NULL), nginx_seq[i]);
+		CHECK_INT(bal_pick(b, NULL, NULL), nginx_seq[i]);
 	/* Without releases every pick stays outstanding. */
 	CHECK_INT(bal_outstanding(b, 0), 5);
 	CHECK_INT(bal_outstanding(b, 1), 1);
@@ -121,7 +121,7 @@ static void test_random(void)
 	b = tbal_new(&t, 1);
 	b2 = tbal_new(&t, 2);
 	for (unsigned i = 0; i < 64; i++)
-		same += bal_pick(b, NULL) == bal_pick(b2, NULL);
+		same += bal_pick(b, NULL, NULL) == bal_pick(b2, NULL, NULL);
 	CHECK(same < 64);
 	bal_free(b2);
 	bal_free(b);
@@ -131,7 +131,7 @@ static void test_random(void)
 	b2 = tbal_new(&t, 7);
 	same = 0;
 	for (unsigned i = 0; i < 64; i++)
-		same += bal_pick(b, NULL) == bal_pick(b2, NULL);
+		same += bal_pick(b, NULL, NULL) == bal_pick(b2, NULL, NULL);
 	CHECK_INT(same, 64);
 	bal_free(b2);
 	bal_free(b);
@@ -150,7 +150,7 @@ static void test_p2c(void)
 	/* Held requests: the load per unit of weight stays level. */
 	b = tbal_new(&t, 42);
 	for (unsigned i = 0; i < 10000; i++)
-		bal_pick(b, NULL);
+		bal_pick(b, NULL, NULL);
 	CHECK(within(bal_outstanding(b, 0), 5000, 2));
 	CHECK(within(bal_outstanding(b, 1), 3000, 2));
 	CHECK(within(bal_outstanding(b, 2), 2000, 2));
@@ -163,7 +163,7 @@ static void test_p2c(void)
 	for (unsigned i = 0; i < 1000; i++) {
 		int d;
 
-		bal_pick(b, NULL);
+		bal_pick(b, NULL, NULL);
 		d = (int)bal_outstanding(b, 0) - (int)bal_outstanding(b, 1);
 		CHECK(d >= -1 && d <= 1);
 	}
@@ -172,7 +172,7 @@ static void test_p2c(void)
 	tsvc_init(&t, GW_BAL_P2C, 1, NULL);
 	b = tbal_new(&t, 9);
 	for (unsigned i = 0; i < 10; i++)
-		CHECK_INT(bal_pick(b, NULL), 0);
+		CHECK_INT(bal_pick(b, NULL, NULL), 0);
 	CHECK_INT(bal_outstanding(b, 0), 10);
 	bal_free(b);
 }
@@ -188,18 +188,18 @@ static void test_least_conn(void)
 	b = tbal_new(&t, 1);
 	/* Equal loads take turns: three picks reach three instances. */
 	for (unsigned i = 0; i < 3; i++)
-		bal_pick(b, NULL);
+		bal_pick(b, NULL, NULL);
 	for (unsigned i = 0; i < 3; i++)
 		CHECK_INT(bal_outstanding(b, i), 1);
 	/* Fewest outstanding wins, and a release makes room. */
 	bal_release(b, 1);
 	CHECK_INT(bal_outstanding(b, 1), 0);
-	CHECK_INT(bal_pick(b, NULL), 1);
+	CHECK_INT(bal_pick(b, NULL, NULL), 1);
 	bal_release(b, 2);
-	CHECK_INT(bal_pick(b, NULL), 2);
-	x = bal_pick(b, NULL);
-	y = bal_pick(b, NULL);
-	z = bal_pick(b, NULL);
+	CHECK_INT(bal_pick(b, NULL, NULL), 2);
+	x = bal_pick(b, NULL, NULL);
+	y = bal_pick(b, NULL, NULL);
+	z = bal_pick(b, NULL, NULL);
 	CHECK(x != y && y != z && x != z);
 	for (unsigned i = 0; i < 3; i++)
 		CHECK_INT(bal_outstanding(b, i), 2);
@@ -220,7 +220,7 @@ static void test_least_conn(void)
 	check_picks(__LINE__, &t, 1, 400, (const double[]){ 300, 100 }, 0);
 	b = tbal_new(&t, 1);
 	for (unsigned i = 0; i < 400; i++)
-		bal_pick(b, NULL);
+		bal_pick(b, NULL, NULL);
 	CHECK_INT(bal_outstanding(b, 0), 300);
 	CHECK_INT(bal_outstanding(b, 1), 100);
 	bal_free(b);
@@ -252,7 +252,7 @@ static void test_hash_spread(void)
 	for (unsigned i = 0; i < N_KEYS; i++) {
 		struct bal_key k = ip_key(i, ip);
 
-		before[i] = bal_pick(b, &k);
+		before[i] = bal_pick(b, &k, NULL);
 		count[before[i]]++;
 	}
 	for (unsigned i = 0; i < 4; i++)
@@ -264,7 +264,7 @@ static void test_hash_spread(void)
 	b = tbal_new(&t, 12345);
 	for (unsigned i = 0; i < N_KEYS; i++) {
 		struct bal_key k = ip_key(i, ip);
-		unsigned now = bal_pick(b, &k);
+		unsigned now = bal_pick(b, &k, NULL);
 
 		if (now != before[i]) {
 			moved++;
@@ -294,8 +294,8 @@ static void test_hash_stable(void)
 		int n = snprintf(hdr, sizeof(hdr), "user-%u", i);
 		struct bal_key k = { hdr, (size_t)n };
 
-		first[i] = bal_pick(b, &k);
-		CHECK_INT(bal_pick(b2, &k), first[i]);
+		first[i] = bal_pick(b, &k, NULL);
+		CHECK_INT(bal_pick(b2, &k, NULL), first[i]);
 	}
 	for (unsigned round = 0; round < 50; round++) {
 		for (unsigned j = 0; j < 16; j++) {
@@ -303,7 +303,7 @@ static void test_hash_stable(void)
 			int n = snprintf(hdr, sizeof(hdr), "user-%u", i);
 			struct bal_key k = { hdr, (size_t)n };
 
-			CHECK_INT(bal_pick(b, &k), first[i]);
+			CHECK_INT(bal_pick(b, &k, NULL), first[i]);
 		}
 	}
 	bal_free(b2);
@@ -316,7 +316,7 @@ static void test_hash_stable(void)
 		int n = snprintf(hdr, sizeof(hdr), "session-%u", i);
 		struct bal_key k = { hdr, (size_t)n };
 
-		count[bal_pick(b, &k)]++;
+		count[bal_pick(b, &k, NULL)]++;
 	}
 	CHECK(within(count[0], N_KEYS * 0.75, 7));
 	CHECK(within(count[1], N_KEYS * 0.25, 20));
@@ -334,14 +334,14 @@ static void test_hash_without_key(void)
 	tsvc_init(&t, GW_BAL_HASH_IP, 3, NULL);
 	b = tbal_new(&t, 1);
 	for (unsigned i = 0; i < 9; i++)
-		CHECK_INT(bal_pick(b, i % 2 ? &none : NULL), i % 3);
+		CHECK_INT(bal_pick(b, i % 2 ? &none : NULL, NULL), i % 3);
 	CHECK_INT(bal_outstanding(b, 0), 3);
 	bal_free(b);
 
 	tsvc_init(&t, GW_BAL_HASH_HEADER, 3, w);
 	b = tbal_new(&t, 1);
 	for (unsigned i = 0; i < 7; i++)
-		CHECK_INT(bal_pick(b, NULL), nginx_seq[i]);
+		CHECK_INT(bal_pick(b, NULL, NULL), nginx_seq[i]);
 	bal_free(b);
 }
 
