@@ -149,7 +149,7 @@ static int registration_params(const char *query, uint64_t *ttl_ms, unsigned *we
 	uint64_t w;
 
 	*ttl_ms = ADMIN_DEFAULT_TTL_MS;
-	*weight = 1;
+	*weight = 0;	/* unsaid: 1 for a new instance, unchanged on renewal */
 	if (query_get(query, "ttl", text, sizeof(text)) &&
 	    (conf_parse_duration_ms(text, ttl_ms) < 0 || *ttl_ms < 1000 || *ttl_ms > ADMIN_MAX_TTL_MS))
 		return -EINVAL;

@@ -15,13 +15,13 @@
  * open. An entry whose index changes in health_set_targets() re-arms under
  * the new index, so a completion under the old one is stale.
  *
- * Progress (up, streak, last result) lives in the slot's health word in
- * the segment, which the master alone writes. A target new to the checker
- * (a new slot, or a slot whose address changed) starts a fresh streak with
- * its first result, keeping the word's up/down. Schedules run from the
- * previous start, not from the end of a check, so they do not drift. */
+ * Progress (up, streak, last result) lives in the slot's health word,
+ * which the master alone writes. A target new to the checker (new slot, or
+ * new address) starts a fresh streak, keeping the word's up/down.
+ * Schedules run from the previous start, so slow checks cause no drift. */
 #include "master/health.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <poll.h>
 #include <stdbool.h>
@@ -36,10 +36,6 @@
 #include "master/mio.h"
 
 #define HC_RESP_MAX	256u	/* a status line longer than this is malformed */
-
-/* Our own reasons, as errno values no socket call reports to us. */
-#define HC_ERR_EOF	ENODATA	/* closed before a full status line */
-#define HC_ERR_BADLINE	EPROTO	/* not an HTTP/1.x status line */
 
 enum hc_state {
 	HC_IDLE = 0,
@@ -62,8 +58,9 @@ struct hc_entry {
 	char *req;			/* the request, NULL when idle */
 	size_t req_len, sent, got;
 	char resp[HC_RESP_MAX];
-	unsigned last_status;		/* of the last result, for the log */
-	int last_err;
+	unsigned last_status;		/* of the last result; 0 = none, see why */
+	const char *why;		/* why there is no status: static text or
+					 * strerror()'s, read at once by record() */
 };
 
 struct health_checker {
@@ -120,22 +117,6 @@ static void check_close(struct master *m, struct hc_entry *e, size_t i)
 	e->state = HC_IDLE;
 }
 
-static const char *reason(const struct hc_entry *e, char *buf, size_t cap)
-{
-	int err = e->last_err;
-	const char *fixed = err == ETIMEDOUT ? "timeout" :
-			    err == HC_ERR_EOF ? "connection closed before a status line" :
-			    err == HC_ERR_BADLINE ? "malformed status line" : NULL;
-
-	if (e->last_status)
-		snprintf(buf, cap, "status %u", e->last_status);
-	else
-		snprintf(buf, cap, "%s", fixed ? fixed : strerror(err));
-	if (buf[0] >= 'A' && buf[0] <= 'Z')	/* "Connection refused" */
-		buf[0] = (char)(buf[0] - 'A' + 'a');
-	return buf;
-}
-
 /* Fold the result of the check that just ended into the slot's health
  * word, and log a transition. */
 static void record(struct master *m, struct hc_entry *e, uint64_t now)
@@ -143,7 +124,7 @@ static void record(struct master *m, struct hc_entry *e, uint64_t now)
 	const struct gw_health_conf *c = e->t.conf;
 	bool ok = e->last_status >= 200 && e->last_status <= 399;
 	struct inst_health w;
-	char why[128];
+	char why[64];
 
 	inst_health_load(&m->tables.inst, e->t.slot, &w);
 	if (!e->fresh && w.checked && w.last_ok == ok)
@@ -157,9 +138,12 @@ static void record(struct master *m, struct hc_entry *e, uint64_t now)
 			 e->t.service, e->t.text, w.streak, w.streak == 1 ? "" : "es");
 	} else if (w.up && !ok && w.streak >= c->fall) {
 		w.up = false;
+		if (e->last_status)
+			snprintf(why, sizeof(why), "status %u", e->last_status);
+		else	/* "Connection refused" reads "connection refused" */
+			snprintf(why, sizeof(why), "%c%s", tolower((unsigned char)e->why[0]), e->why + 1);
 		log_warn("health: service %s instance %s is down (%u failure%s in a row; last: %s)",
-			 e->t.service, e->t.text, w.streak, w.streak == 1 ? "" : "s",
-			 reason(e, why, sizeof(why)));
+			 e->t.service, e->t.text, w.streak, w.streak == 1 ? "" : "s", why);
 	}
 	w.checked = true;
 	w.last_ok = ok;
@@ -178,14 +162,14 @@ static void check_end(struct master *m, size_t i, uint64_t now)
 }
 
 /* Steps return the poll events to wait for, HC_NEXT when the state moved
- * on, or HC_DONE when the check is over (last_status, last_err say how). */
+ * on, or HC_DONE when the check is over (last_status or why says how). */
 #define HC_NEXT	0
 #define HC_DONE	(-1)
 
-static int done(struct hc_entry *e, unsigned status, int err)
+static int done(struct hc_entry *e, unsigned status, const char *why)
 {
 	e->last_status = status;
-	e->last_err = err;
+	e->why = why;
 	return HC_DONE;
 }
 
@@ -196,19 +180,19 @@ static int step_open(struct hc_entry *e)
 
 	if (n < 0) {
 		e->req = NULL;
-		return done(e, 0, ENOMEM);
+		return done(e, 0, strerror(ENOMEM));
 	}
 	e->req_len = (size_t)n;
 	e->fd = socket(e->t.addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (e->fd < 0)
-		return done(e, 0, errno);
+		return done(e, 0, strerror(errno));
 	e->state = HC_CONNECTING;
 	if (connect(e->fd, (const struct sockaddr *)&e->t.addr, e->t.addr_len) == 0)
 		e->state = HC_SENDING;
 	else if (errno == EINPROGRESS)
 		return POLLOUT;
 	else
-		return done(e, 0, errno);
+		return done(e, 0, strerror(errno));
 	return HC_NEXT;
 }
 
@@ -221,7 +205,7 @@ static int step_connected(struct hc_entry *e)
 	if (getsockopt(e->fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
 		err = errno;
 	if (err)
-		return done(e, 0, err);
+		return done(e, 0, strerror(err));
 	e->state = HC_SENDING;
 	return HC_NEXT;
 }
@@ -234,22 +218,20 @@ static int step_send(struct hc_entry *e)
 		if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
 			return POLLOUT;
 		if (w < 0)
-			return done(e, 0, errno);
+			return done(e, 0, strerror(errno));
 		e->sent += (size_t)w;
 	}
 	e->state = HC_READING;
 	return HC_NEXT;
 }
 
-/* "HTTP/1.x NNN" then SP or CR: the status, or -EPROTO. */
+/* "HTTP/1.x NNN" then SP or CR, NNN in 100..599: the status, or -EPROTO. */
 static int parse_status_line(const char *s, size_t len)
 {
-	if (len < 13 || memcmp(s, "HTTP/1.", 7) != 0 || s[7] < '0' || s[7] > '9' ||
-	    s[8] != ' ' || (s[12] != ' ' && s[12] != '\r'))
+	if (len < 13 || memcmp(s, "HTTP/1.", 7) != 0 || !isdigit((unsigned char)s[7]) ||
+	    s[8] != ' ' || s[9] < '1' || s[9] > '5' || !isdigit((unsigned char)s[10]) ||
+	    !isdigit((unsigned char)s[11]) || (s[12] != ' ' && s[12] != '\r'))
 		return -EPROTO;
-	for (int k = 9; k < 12; k++)
-		if (s[k] < '0' || s[k] > '9')
-			return -EPROTO;
 	return (s[9] - '0') * 100 + (s[10] - '0') * 10 + (s[11] - '0');
 }
 
@@ -264,12 +246,13 @@ static int step_read(struct hc_entry *e)
 		if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
 			return POLLIN;
 		if (r <= 0)
-			return done(e, 0, r < 0 ? errno : HC_ERR_EOF);
+			return done(e, 0, r < 0 ? strerror(errno) :
+				    "connection closed before a status line");
 		e->got += (size_t)r;
 		eol = memmem(e->resp, e->got, "\r\n", 2);
 	}
 	status = eol ? parse_status_line(e->resp, (size_t)(eol - e->resp) + 1) : -EPROTO;
-	return status < 0 ? done(e, 0, HC_ERR_BADLINE) : done(e, (unsigned)status, 0);
+	return status < 0 ? done(e, 0, "malformed status line") : done(e, (unsigned)status, NULL);
 }
 
 /* Run entry <i>'s check until it must wait or is over. */
@@ -320,7 +303,7 @@ void health_on_poll(struct master *m, uint32_t index, uint32_t tag, int res)
 	e->armed = false;
 	now = clock_mono_ms();
 	if (res < 0) {
-		done(e, 0, -res);
+		done(e, 0, strerror(-res));
 		check_end(m, index, now);
 	} else {
 		check_run(m, index, now);
@@ -335,10 +318,11 @@ void health_tick(struct master *m, uint64_t now_ms)
 		struct hc_entry *e = &h->v[i];
 
 		if (e->state != HC_IDLE && now_ms >= e->started_ms + e->t.conf->timeout_ms) {
-			done(e, 0, ETIMEDOUT);
+			done(e, 0, "timeout");
 			check_end(m, i, now_ms);
-		} else if (e->state != HC_IDLE && !e->armed)
+		} else if (e->state != HC_IDLE && !e->armed) {
 			arm(m, i, 0);
+		}
 		if (e->state == HC_IDLE && !e->next_ms)
 			e->next_ms = now_ms + rng_next(h) % e->t.conf->interval_ms;
 		if (e->state == HC_IDLE && now_ms >= e->next_ms)
@@ -392,10 +376,14 @@ static void adopt(struct master *m, struct hc_entry *v, size_t ni, size_t oi)
 int health_set_targets(struct master *m, const struct health_target *targets, size_t n)
 {
 	struct health_checker *h = m->health;
-	struct hc_entry *v = n ? calloc(n, sizeof(*v)) : NULL;
-	/* by_slot[slot]: 1 + the old entry of <slot>, 0 = none. */
-	size_t *by_slot = calloc(m->tables.inst.n_slots, sizeof(*by_slot));
+	struct hc_entry *v;
+	size_t *by_slot;	/* by_slot[slot]: 1 + the old entry of <slot>, 0 = none */
 
+	for (size_t i = 0; i < n; i++)
+		if (targets[i].slot >= m->tables.inst.n_slots)
+			return -EINVAL;		/* a caller's bug: change nothing */
+	v = n ? calloc(n, sizeof(*v)) : NULL;
+	by_slot = calloc(m->tables.inst.n_slots, sizeof(*by_slot));
 	if ((n && !v) || !by_slot) {
 		free(v);
 		free(by_slot);

@@ -481,7 +481,7 @@ int mreg_heartbeat(struct master *m, const char *service, const char *addr, unsi
 		return ret;
 	in = find(m->reg, service, a.text);
 	if (!in) {
-		ret = add(m, service, addr, weight, expires, err, errlen);
+		ret = add(m, service, addr, weight ? weight : 1, expires, err, errlen);
 		return ret < 0 ? ret : 1;
 	}
 	if (!in->dynamic) {
@@ -490,7 +490,7 @@ int mreg_heartbeat(struct master *m, const char *service, const char *addr, unsi
 		return -EEXIST;
 	}
 	in->expires_ms = expires;
-	if (in->weight != weight && weight >= 1 && weight <= 1000) {
+	if (weight && in->weight != weight && weight <= 1000) {
 		in->weight = weight;
 		changed(m);
 	}

@@ -51,7 +51,8 @@ int mreg_drain(struct master *m, const char *service, const char *addr, char *er
 	       size_t errlen);
 
 /* Self-registration: add the instance with a TTL of <ttl_ms>, or renew it
- * (and update its weight) if it is there. Returns 1 when created, 0 when
+ * (and update its weight unless <weight> is 0) if it is there. A new
+ * instance with weight 0 gets 1. Returns 1 when created, 0 when
  * renewed, or -errno as above (an instance from the file is -EEXIST). */
 int mreg_heartbeat(struct master *m, const char *service, const char *addr, unsigned weight,
 		   uint64_t ttl_ms, char *err, size_t errlen);

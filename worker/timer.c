@@ -91,8 +91,16 @@ uint64_t timer_next_ms(const struct timer_wheel *tw, uint64_t now_ms, uint64_t c
 {
 	if (tw->n_armed == 0)
 		return cap_ms;
-	/* Start after the current tick: expiry just ran over it, and what it
-	 * still holds is due a later turn round. */
+	/* The current tick's slot: expiry ran over it, but a timer armed since
+	 * (a short backoff) may be due before the tick ends; the rest of the
+	 * slot is due a later turn round. */
+	uint64_t tick_end = (tw->tick + 1) * TIMER_TICK_MS;
+	for (const struct timer *t = tw->slots[tw->tick & (TIMER_SLOTS - 1)]; t; t = t->next) {
+		if (t->deadline_ms < tick_end) {
+			uint64_t wait = t->deadline_ms > now_ms ? t->deadline_ms - now_ms : 0;
+			return wait < cap_ms ? wait : cap_ms;
+		}
+	}
 	for (uint64_t i = 1; i <= TIMER_SLOTS; i++) {
 		uint64_t tick = tw->tick + i;
 		if (!tw->slots[tick & (TIMER_SLOTS - 1)])

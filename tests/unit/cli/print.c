@@ -213,6 +213,9 @@ static void test_small_answers(void)
 		  "removed 127.0.0.1:9003 from payments\n", "");
 	CHECK_RUN(print_breakers_reset, "{\"ok\":true,\"reset\":1}", "reset 1 breaker\n", "");
 	CHECK_RUN(print_limits_reset, "{\"ok\":true,\"reset\":3}", "reset 3 keys\n", "");
+	CHECK_RUN(print_limits_reset, "{\"ok\":true,\"reset\":\"all\"}", "reset every key\n", "");
+	CHECK_RUN(print_breakers_open, "{\"ok\":true,\"opened\":1}", "opened 1 breaker\n", "");
+	CHECK_RUN(print_breakers_open, "{\"ok\":true}", "ok\n", "");
 }
 
 /* Fields missing or of the wrong type print as "-", never crash. */

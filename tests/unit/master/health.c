@@ -38,6 +38,8 @@ enum {
 	MODE_SPLIT = -2,		/* "HTTP/1.1 204 ..." in three pieces */
 	MODE_GARBAGE = -3,		/* a line that is not an HTTP status line */
 	MODE_HOLD = -4,			/* read the request, answer once the mode changes */
+	MODE_ZERO = -5,			/* "HTTP/1.1 000 ..." */
+	MODE_LONG = -6,			/* a 200 whose status line outgrows any buffer */
 };
 
 /* Shared between the test and one backend child. */
@@ -158,6 +160,13 @@ static void backend_reply(struct backend_sh *sh, int c)
 		(void)!write(c, "tent\r\n\r\n", 8);
 	} else if (mode == MODE_GARBAGE) {
 		(void)!write(c, "SSH-2.0-OpenSSH_9.2\r\n", 21);
+	} else if (mode == MODE_ZERO) {
+		(void)!write(c, "HTTP/1.1 000 Zero\r\n\r\n", 21);
+	} else if (mode == MODE_LONG) {
+		n = snprintf(buf, sizeof(buf), "HTTP/1.1 200 %0200d", 0);
+		(void)!write(c, buf, (size_t)n);
+		(void)!write(c, buf, (size_t)n);
+		(void)!write(c, "\r\n\r\n", 4);
 	} else if (mode == MODE_SILENT) {
 		while (read(c, buf, sizeof(buf)) > 0)
 			;
@@ -443,6 +452,13 @@ static void test_failure_kinds(struct backend *a, struct watch *w1, struct watch
 		{ 200, true, 200, NULL },
 		{ MODE_GARBAGE, false, 0, "malformed status line" },
 		{ 299, true, 299, NULL },
+		{ MODE_ZERO, false, 0, "malformed status line" },
+		{ 399, true, 399, NULL },
+		{ 600, false, 0, "malformed status line" },
+		{ 200, true, 200, NULL },
+		{ MODE_LONG, false, 0, "malformed status line" },
+		{ 200, true, 200, NULL },
+		{ 404, false, 404, "status 404" },
 	};
 	struct health_target t = target(2, a->port, &conf_one);
 	struct inst_health h1 = w1->h;
@@ -456,20 +472,25 @@ static void test_failure_kinds(struct backend *a, struct watch *w1, struct watch
 	loglen = 0;
 	logbuf[0] = '\0';
 	for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
-		set_mode(a, steps[i].mode);
-		EXPECT(w, steps[i].ok ? "U" : "D", steps[i].ok, steps[i].status, 1);
+		unsigned before = 0;
+
 		if (steps[i].last) {
 			snprintf(line, sizeof(line), "instance 127.0.0.1:%u is down (1 failure in a row; "
 				 "last: %s)\n", a->port, steps[i].last);
-			CHECK_INT(log_count(line), 1);
+			before = log_count(line);
 		}
+		set_mode(a, steps[i].mode);
+		EXPECT(w, steps[i].ok ? "U" : "D", steps[i].ok, steps[i].status, 1);
+		if (steps[i].last)
+			CHECK_INT(log_count(line), before + 1);
 	}
 	/* The backend serves one connection at a time, so the step after the
 	 * silent one could pass only because the timed-out socket was really
 	 * closed (a poll left armed would have kept it open). */
 	CHECK_INT(atomic_load(&a->sh->eofs), 1);
-	CHECK_INT(log_count("is down (1 failure in a row"), 4);
-	CHECK_INT(log_count("is up again (1 success in a row)"), 4);
+	CHECK_INT(log_count("is down (1 failure in a row"), 8);
+	CHECK_INT(log_count("is up again (1 success in a row)"), 7);
+	CHECK_INT(log_count("last: malformed status line)"), 4);
 	/* Slot 1 left the list in the first set_targets(): never checked since. */
 	observe();
 	CHECK_INT(w1->results, 9);

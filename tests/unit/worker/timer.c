@@ -98,6 +98,16 @@ static void test_next_ms(void)
 	timer_cancel(&tw, &a.t);
 	timer_arm(&tw, &a.t, now + 100000);
 	CHECK(timer_next_ms(&tw, now, 1000) > 0);
+	timer_cancel(&tw, &a.t);
+
+	/* A timer armed after expiry ran, due before the current tick ends
+	 * (a few-ms backoff), bounds the wait: it must not wait for the next
+	 * turn of the wheel. now = 5000 starts tick 625, which ends at 5008. */
+	timer_expire(&tw, now, on_fire, NULL);
+	timer_arm(&tw, &a.t, now + 3);
+	CHECK_INT(timer_next_ms(&tw, now, 1000), 3);
+	timer_arm(&tw, &a.t, now);
+	CHECK_INT(timer_next_ms(&tw, now, 1000), 0);
 }
 
 /* Many random deadlines, random re-arms, a clock advancing in uneven
