@@ -43,6 +43,10 @@ GATEWAYD = os.environ.get("GATEWAYD") or os.path.normpath(
     os.path.join(HERE, "..", "..", "build", "master", "gatewayd"))
 GW_ECHO = os.environ.get("GW_ECHO") or os.path.normpath(
     os.path.join(HERE, "..", "..", "build", "bench", "gw-echo"))
+GATEWAYCTL = os.environ.get("GATEWAYCTL") or os.path.normpath(
+    os.path.join(HERE, "..", "..", "build", "cli", "gatewayctl"))
+GWBENCH = os.environ.get("GWBENCH") or os.path.normpath(
+    os.path.join(HERE, "..", "..", "build", "bench", "gwbench", "gwbench"))
 
 TIMEOUT = 5.0		# seconds: default bound for any single wait
 START_TIMEOUT = 10.0	# seconds: a process must be ready within this
@@ -406,6 +410,34 @@ class Gateway:
                 self.proc.children.append(p)
         return pids
 
+    def ctl(self, *args, check=True, timeout=30):
+        """Run gatewayctl --json ARGS against this gateway's control
+        socket. Returns (exit status, parsed JSON answer or None, stderr).
+        With check, a non-zero exit fails the test."""
+        r = subprocess.run([GATEWAYCTL, "-s", self.control, "--json"] + [str(a) for a in args],
+                           stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                           timeout=timeout)
+        answer = None
+        for line in r.stdout.splitlines():
+            if line.startswith("{"):
+                answer = json.loads(line)
+        if check and r.returncode != 0:
+            raise AssertionError("gatewayctl %s: exit %d: %s %s"
+                                 % (" ".join(map(str, args)), r.returncode, r.stdout, r.stderr))
+        return r.returncode, answer, r.stderr
+
+    def admin(self, method, path, token=None, timeout=TIMEOUT):
+        """One request to the admin listener: (status, parsed JSON body)."""
+        conn = http.client.HTTPConnection("127.0.0.1", self.admin_port, timeout=timeout)
+        headers = {"Authorization": "Bearer " + token} if token else {}
+        try:
+            conn.request(method, path, headers=headers)
+            resp = conn.getresponse()
+            body = resp.read()
+            return resp.status, json.loads(body) if body else None
+        finally:
+            conn.close()
+
     def stop(self, sig=signal.SIGTERM, grace=STOP_GRACE):
         rc = None
         if self.proc:
@@ -766,9 +798,10 @@ def wait_until(pred, timeout=TIMEOUT, interval=0.01, what="condition"):
 def main():
     """unittest.main(), after checking the binaries under test exist: a
     missing one is a broken build, so the file fails (it is not a skip)."""
-    for name, path in (("gatewayd", GATEWAYD), ("gw-echo", GW_ECHO)):
+    for name, path in (("gatewayd", GATEWAYD), ("gw-echo", GW_ECHO),
+                       ("gatewayctl", GATEWAYCTL), ("gwbench", GWBENCH)):
         if not (os.path.isfile(path) and os.access(path, os.X_OK)):
             sys.stderr.write("%s not found at %s (set $%s)\n"
-                             % (name, path, "GATEWAYD" if name == "gatewayd" else "GW_ECHO"))
+                             % (name, path, name.upper().replace("-", "_")))
             sys.exit(1)
     unittest.main()

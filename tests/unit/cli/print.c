@@ -174,20 +174,28 @@ static void test_breakers_limits(void)
 		  "payments  127.0.0.1:9001  closed         2        10       0          -\n"
 		  "payments  10.0.0.7:9001   open           0         0       1       4.2s\n",
 		  "");
+	/* The master's shape: the rule's spec, its burst as the limit. */
 	CHECK_RUN(print_limits,
 		  "{\"ok\":true,\"route\":\"api\",\"key\":\"203.0.113.9\",\"rules\":["
-		  "{\"rule\":\"per_ip\",\"limit\":\"100/s\",\"remaining\":97,\"reset_ms\":30,"
-		  "\"retry_after_ms\":0,\"present\":true},"
-		  "{\"rule\":\"burst\",\"limit\":\"10/min\",\"remaining\":0,\"reset_ms\":54000,"
-		  "\"retry_after_ms\":5000,\"present\":true},"
-		  "{\"rule\":\"daily\",\"limit\":\"1000/day\",\"remaining\":1000,\"reset_ms\":0,"
-		  "\"retry_after_ms\":0,\"present\":false}]}",
+		  "{\"rule\":\"100/60000ms burst=20 by=ip\",\"limit\":20,\"remaining\":0,"
+		  "\"reset_ms\":2900,\"retry_after_ms\":2900,\"present\":true},"
+		  "{\"rule\":\"1000/3600000ms burst=1000 by=ip\",\"limit\":1000,"
+		  "\"remaining\":1000,\"reset_ms\":0,\"retry_after_ms\":0,\"present\":false}]}",
 		  "route api, key 203.0.113.9\n"
-		  "RULE    LIMIT     REMAINING  RESET  RETRY_AFTER  NOTE\n"
-		  "per_ip  100/s            97   30ms\n"
-		  "burst   10/min            0  54.0s         5.0s\n"
-		  "daily   1000/day       1000    0ms               no state yet\n",
+		  "RULE                             LIMIT  REMAINING  RESET  RETRY_AFTER  NOTE\n"
+		  "100/60000ms burst=20 by=ip          20          0   2.9s         2.9s\n"
+		  "1000/3600000ms burst=1000 by=ip   1000       1000    0ms               no state yet\n",
 		  "");
+	CHECK_RUN(print_limits,
+		  "{\"ok\":true,\"route\":\"api\",\"key\":\"k\",\"rules\":["
+		  "{\"rule\":\"10/s\",\"limit\":10,\"remaining\":9,\"reset_ms\":100,"
+		  "\"retry_after_ms\":0,\"present\":true}]}",
+		  "route api, key k\n"
+		  "RULE  LIMIT  REMAINING  RESET\n"
+		  "10/s     10          9  100ms\n",
+		  "");
+	CHECK_RUN(print_limits, "{\"ok\":true,\"route\":\"r\",\"key\":\"k\",\"rules\":[]}",
+		  "route r, key k\nno rate limits on this route\n", "");
 }
 
 static void test_small_answers(void)
