@@ -118,6 +118,28 @@ static bool listen_port_is_zero(const struct sockaddr_storage *ss)
 	return false;
 }
 
+/* SO_REUSEPORT would let a second gatewayd (same user) join our group on
+ * a busy port and silently take half its connections. A plain bind, which
+ * no reuseport group admits, tells us first that somebody holds the port.
+ * Returns 0 or -EADDRINUSE (logged). */
+static int listen_port_free(const struct gw_addr *conf)
+{
+	int one = 1, fd, ret = 0;
+
+	fd = socket(conf->ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return 0;	/* the real bind reports what is wrong */
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (conf->ss.ss_family == AF_INET6)
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+	if (bind(fd, (const struct sockaddr *)&conf->ss, conf->len) < 0 && errno == EADDRINUSE) {
+		log_error("bind %s: %s (another gatewayd?)", conf->text, strerror(EADDRINUSE));
+		ret = -EADDRINUSE;
+	}
+	close(fd);
+	return ret;
+}
+
 /* Bind address <i> for every slot. With port 0 the first slot's socket
  * picks the port and the others join its group on that port. */
 static int listen_address(struct master_listeners *ls, size_t i, const struct gw_addr *conf)
@@ -125,6 +147,9 @@ static int listen_address(struct master_listeners *ls, size_t i, const struct gw
 	struct sockaddr_storage ss = conf->ss;
 	socklen_t len = conf->len;
 	char text[NI_MAXHOST + NI_MAXSERV + 4];
+
+	if (!listen_port_is_zero(&ss) && listen_port_free(conf) < 0)
+		return -EADDRINUSE;
 
 	for (unsigned slot = 0; slot < ls->n_slots; slot++) {
 		int fd = listen_socket(&ss, len);

@@ -228,6 +228,9 @@ static void test_bind_failure(void)
 	char want[64], text[32];
 
 	holder = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	/* SO_REUSEPORT, as another gatewayd's socket would have: joining its
+	 * group silently must not happen either. */
+	CHECK_INT(setsockopt(holder, SOL_SOCKET, SO_REUSEPORT, &(int){ 1 }, sizeof(int)), 0);
 	CHECK_INT(bind(holder, (struct sockaddr *)&lcs[0].addr.ss, lcs[0].addr.len), 0);
 	CHECK_INT(listen(holder, 1), 0);
 	port = bound_port(holder);
