@@ -38,6 +38,15 @@ gatewayd is up on http://127.0.0.1:8080 (access log below). Try:
   curl -s localhost:8080/users/42                              # rewritten to /people/42
   curl -s localhost:8080/nope                                  # 404 in the JSON error shape
   curl -s 'localhost:8080/v1/products/7?delay=200&status=201'  # the backend obeys ?delay ?status ?size ?chunked
+  for i in 1 2 3 4 5 6 7; do curl -s -o /dev/null -w '%{http_code} ' localhost:8080/users/1; done; echo
+                                                               # 5 x 200, then 429 (rate limit, all workers)
+  curl -si localhost:8080/users/1 | grep -i -e retry-after -e ratelimit
+
+  build/cli/gatewayctl -s /tmp/gatewayd-demo.sock status       # and: workers, stats, services, breakers
+  build/cli/gatewayctl -s /tmp/gatewayd-demo.sock limits show users 127.0.0.1
+  build/cli/gatewayctl -s /tmp/gatewayd-demo.sock reload       # new workers, zero dropped requests
+  curl -s -X PUT -H 'Authorization: Bearer demo-token-change-me' \
+       'localhost:9901/registry/users/127.0.0.1:9002?ttl=30s'  # self-registration (heartbeat within 30 s)
 
 Ctrl-C stops the gateway and the backends.
 TOUR
