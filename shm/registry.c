@@ -445,11 +445,17 @@ static void fill_buffer(struct reg_table *r, uint32_t idx, const struct reg_buil
 	s->n_instances = b->n_instances;
 	s->by_name_off = g.by_name_off;
 	s->instances_off = g.instances_off;
-	memcpy(payload, b->services, (size_t)b->n_services * sizeof(*b->services));
 	memset(payload + g.by_name_off, 0, g.instances_off - g.by_name_off);
-	memcpy(payload + g.by_name_off, b->by_name, (size_t)b->n_services * sizeof(uint32_t));
-	memcpy(payload + g.instances_off, b->instances,
-	       (size_t)b->n_instances * sizeof(*b->instances));
+	/* An empty builder has NULL arrays, which memcpy may not be given
+	 * even for 0 bytes. */
+	if (b->n_services) {
+		memcpy(payload, b->services, (size_t)b->n_services * sizeof(*b->services));
+		memcpy(payload + g.by_name_off, b->by_name,
+		       (size_t)b->n_services * sizeof(uint32_t));
+	}
+	if (b->n_instances)
+		memcpy(payload + g.instances_off, b->instances,
+		       (size_t)b->n_instances * sizeof(*b->instances));
 	/* Release: pairs with the copier's acquire load of gen; seeing
 	 * <gen> there means seeing the bytes above. */
 	atomic_store_explicit(&s->gen, gen, memory_order_release);
