@@ -164,11 +164,16 @@ static int check_header(const struct shm_header_sh *h, size_t size)
 	if (h->magic != SHM_MAGIC || h->version != SHM_LAYOUT_VERSION ||
 	    h->n_regions != SHM_REGION_COUNT || h->size != size)
 		return -EPROTO;
+	uint64_t end = SHM_PAGE;
+
 	for (unsigned r = 0; r < SHM_REGION_COUNT; r++) {
 		const struct shm_region_sh *reg = &h->regions[r];
 
-		if (reg->offset < SHM_PAGE || reg->offset > size || reg->size > size - reg->offset)
+		/* Page aligned, in order, not overlapping, inside the file. */
+		if (reg->offset % SHM_PAGE || reg->offset < end || reg->offset > size ||
+		    reg->size > size - reg->offset)
 			return -EPROTO;
+		end = reg->offset + reg->size;
 	}
 	return 0;
 }

@@ -16,6 +16,8 @@ class Profile:
     rate: int = 0                   # > 0: open loop at this many requests/s
     pinned: bool = False            # proxy on CPU 0, load + backend on CPU 1
     access_log: bool = False
+    policy: bool = False            # rate limit + breaker + retry on every proxy,
+                                    # and gatewayd-plain (no policies) alongside
     upstream_keepalive: int = 0     # idle upstream connections; 0: = connections
     default: bool = True            # part of the default run
     tags: list = field(default_factory=list)
@@ -38,6 +40,8 @@ class Profile:
             s += " pinned"
         if self.access_log:
             s += " logs on"
+        if self.policy:
+            s += " policies"
         return s
 
 
@@ -58,6 +62,9 @@ PROFILES = [
             pinned=True),
     Profile("logs", "as small, with access logs on (to files; HAProxy's via stdout)",
             access_log=True, default=False),
+    Profile("policy", "as small, rate limit (never refusing) + breaker + retry on every "
+            "proxy; and gatewayd-plain without them",
+            policy=True, default=False),
 ]
 
 BY_NAME = {p.name: p for p in PROFILES}

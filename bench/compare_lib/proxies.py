@@ -1,6 +1,14 @@
-"""The backend and the three proxies: configs from conf/*, command lines,
+"""The backend and the proxies: configs from conf/*, command lines,
 pinning. One Stack per profile: gw-echo plus gatewayd, nginx and HAProxy in
-front of it, all started fresh so that no profile inherits another's pools.
+front of it (names(profile) says which; the policy profile adds
+gatewayd-plain), all started fresh so that no profile inherits another's
+pools.
+
+Policy profile: every proxy gets a rate limit that never rejects at the
+rates reached here, a passive circuit breaker and a retry policy (POLICY
+below, filled into the templates' policy fields, which are empty for the
+other profiles); gatewayd-plain is the same gatewayd without them, run in
+the same rounds as the baseline.
 
 Pinned: each proxy on CPU 0 (taskset -c 0 for the whole process, plus its
 own setting: gatewayd pin_workers, nginx worker_cpu_affinity, HAProxy
@@ -13,9 +21,68 @@ import time
 from . import system
 
 CONF_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "conf")
-PROXIES = ("gatewayd", "nginx", "haproxy")
-LABEL = {"gatewayd": "gatewayd", "nginx": "nginx", "haproxy": "HAProxy"}
+PROXIES = ("gatewayd", "nginx", "haproxy")   # every profile runs these
+PLAIN = "gatewayd-plain"                      # gatewayd without policies (policy profile)
+LABEL = {"gatewayd": "gatewayd", "nginx": "nginx", "haproxy": "HAProxy",
+         PLAIN: "gatewayd-plain"}
 PROXY_CPU, LOAD_CPU = 0, 1
+
+# The policy profile's settings, as the config lines that carry them.
+#
+# Rate limit, one bucket per client address, at the largest rule each proxy
+# accepts or far above anything this VM reaches (~100k req/s): it is
+# consulted on every request and never refuses one. gatewayd: COUNT and
+# burst are at most 1000000 (docs/config.md). nginx: limit_req with nodelay
+# (without it, requests above the rate are delayed rather than refused) and
+# a burst that a millisecond's worth of requests cannot fill. HAProxy: a
+# stick table tracking src with http_req_rate(1s) and a deny rule that
+# never matches.
+#
+# Breaker, passive (from the outcomes of real requests): gatewayd trips an
+# instance at 5 failures in 10 s for 30 s. nginx: max_fails=5
+# fail_timeout=10s (one duration for the window and the time out; nginx
+# ignores both when the upstream has a single server, as here). HAProxy: 5
+# consecutive layer-7 errors mark the server down (observe layer7 needs
+# health checks enabled: check, every 2 s, TCP connect).
+#
+# Retries: two after the first try on connect failure, timeout, 502, 503
+# and 504. gatewayd adds a 25..250 ms backoff and a 20% budget; nginx
+# (proxy_next_upstream, 3 tries) and HAProxy (retries 2, retry-on) have no
+# budget.
+POLICY = {
+    "gatewayd": {
+        "service": ["breaker = failures=5 window=10s open=30s",
+                    "retry = 2 on=connect,timeout,502,503,504 backoff=25ms..250ms budget=20%"],
+        "route": ["rate_limit = 1000000/s burst=1000000 by=ip"],
+    },
+    "nginx": {
+        "http": ["limit_req_zone $binary_remote_addr zone=perip:1m rate=1000000r/s;",
+                 "limit_req_status 429;"],
+        "server": " max_fails=5 fail_timeout=10s",
+        "location": ["limit_req zone=perip burst=1000000 nodelay;",
+                     "proxy_next_upstream error timeout http_502 http_503 http_504;",
+                     "proxy_next_upstream_tries 3;"],
+    },
+    "haproxy": {
+        "frontend": ["stick-table type ip size 100k expire 10s store http_req_rate(1s)",
+                     "http-request track-sc0 src",
+                     "http-request deny deny_status 429 if { sc_http_req_rate(0) gt 1000000 }"],
+        "backend": ["retries 2",
+                    "retry-on conn-failure response-timeout 502 503 504"],
+        "server": " check inter 2s observe layer7 error-limit 5 on-error mark-down",
+    },
+}
+
+
+def names(profile):
+    """The proxies a profile runs, in table and rotation order."""
+    if profile.policy:
+        return ("gatewayd", PLAIN, "nginx", "haproxy")
+    return PROXIES
+
+
+def _lines(lines, indent):
+    return "\n".join(indent + line for line in lines)
 
 
 def render(template, out_path, fields):
@@ -73,18 +140,31 @@ class Stack:
                 "UP_KEEPALIVE": self.profile.upstream_keepalive, "TMP": self.dir,
                 "ACCESS_LOG": access_log}
 
-    def start_gatewayd(self):
+    def _start_gatewayd(self, name, policy):
         port = system.free_port()
-        f = self._fields(port, self._path("gatewayd-access.log") if self.profile.access_log else "off")
+        f = self._fields(port, self._path(f"{name}-access.log") if self.profile.access_log else "off")
         f["PIN"] = "yes" if self.profile.pinned else "no"
-        ini = render("gatewayd.ini", self._path("gatewayd.ini"), f)
+        pol = POLICY["gatewayd"] if policy else {}
+        f["GW_SERVICE_POLICY"] = _lines(pol.get("service", []), "")
+        f["GW_ROUTE_POLICY"] = _lines(pol.get("route", []), "")
+        ini = render("gatewayd.ini", self._path(f"{name}.ini"), f)
         cmd = [os.path.join(self.build, "master", "gatewayd"), "-c", ini]
-        return self._start("gatewayd", self._pin(cmd, PROXY_CPU), port)
+        return self._start(name, self._pin(cmd, PROXY_CPU), port)
+
+    def start_gatewayd(self):
+        return self._start_gatewayd("gatewayd", self.profile.policy)
+
+    def start_gatewayd_plain(self):
+        return self._start_gatewayd(PLAIN, False)
 
     def start_nginx(self):
         port = system.free_port()
         f = self._fields(port, self._path("nginx-access.log") if self.profile.access_log else "off")
         f["AFFINITY"] = (f"worker_cpu_affinity {1 << PROXY_CPU:b};" if self.profile.pinned else "")
+        pol = POLICY["nginx"] if self.profile.policy else {}
+        f["NGX_HTTP_POLICY"] = _lines(pol.get("http", []), "    ")
+        f["NGX_SERVER_OPTS"] = pol.get("server", "")
+        f["NGX_LOCATION_POLICY"] = _lines(pol.get("location", []), "            ")
         conf = render("nginx.conf", self._path("nginx.conf"), f)
         cmd = [system.which("nginx"), "-c", conf, "-p", self.dir + "/"]
         return self._start("nginx", self._pin(cmd, PROXY_CPU), port)
@@ -93,6 +173,10 @@ class Stack:
         port = system.free_port()
         f = self._fields(port, "")
         f["CPU_MAP"] = f"    cpu-map 1/1 {PROXY_CPU}" if self.profile.pinned else ""
+        pol = POLICY["haproxy"] if self.profile.policy else {}
+        f["HA_FRONTEND_POLICY"] = _lines(pol.get("frontend", []), "    ")
+        f["HA_BACKEND_POLICY"] = _lines(pol.get("backend", []), "    ")
+        f["HA_SERVER_OPTS"] = pol.get("server", "")
         if self.profile.access_log:
             # HAProxy logs to syslog or stdout, not to files: stdout goes to a file.
             f["LOG_GLOBAL"] = "    log stdout format raw local0"
@@ -112,8 +196,8 @@ class Stack:
 
     def start(self):
         self.start_backend()
-        for name in PROXIES:
-            getattr(self, f"start_{name}")()
+        for name in names(self.profile):
+            getattr(self, "start_" + name.replace("-", "_"))()
         for name, (p, port) in self.proxy.items():
             try:
                 system.wait_port(port, p, name)
@@ -125,7 +209,7 @@ class Stack:
         return self.proxy[name][0].poll() is None
 
     def stop(self):
-        for name in reversed(PROXIES):
+        for name in reversed(names(self.profile)):
             if name in self.proxy:
                 self.procs.stop(self.proxy[name][0])
         if self.backend is not None:

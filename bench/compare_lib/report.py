@@ -1,7 +1,7 @@
 """Per-round numbers -> medians, spreads, ratios; the table; the JSON."""
 import statistics
 
-from .proxies import LABEL, PROXIES
+from .proxies import LABEL, PLAIN, names
 
 
 def _med(xs):
@@ -62,15 +62,15 @@ def summarize(rounds, profile):
 
 
 def ratios(per_proxy):
-    """gatewayd against each other proxy: ratio of medians and the range of
-    the per-round (paired, same round) ratios."""
+    """gatewayd against each other proxy of the profile (gatewayd-plain
+    included when it ran): ratio of medians and the range of the per-round
+    (paired, same round) ratios."""
     out = {}
     gw = per_proxy.get("gatewayd")
     if not gw:
         return out
-    for other in PROXIES[1:]:
-        o = per_proxy.get(other)
-        if not o:
+    for other, o in per_proxy.items():
+        if other == "gatewayd":
             continue
         entry = {}
         for key, metric in (("rps", "rps_median"), ("cpu", "cpu_us_per_req")):
@@ -117,7 +117,9 @@ def _ratio(entry, key):
 def table(results, profiles, rounds, duration):
     """The text table: rows = profile x proxy, then the ratios per profile."""
     lines = []
-    hdr = (f"{'profile':<9} {'client':<22} {'proxy':<9} {'req/s':>9}  {'spread':>6} "
+    shown = [prof for prof in profiles if prof.name in results]
+    w = max([9] + [len(LABEL[n]) for prof in shown for n in names(prof)])
+    hdr = (f"{'profile':<9} {'client':<22} {'proxy':<{w}} {'req/s':>9}  {'spread':>6} "
            f"{'p50 ms':>7} {'p99 ms':>7} {'CPU us/req':>10}  errors")
     lines.append(hdr)
     lines.append("-" * len(hdr))
@@ -126,7 +128,7 @@ def table(results, profiles, rounds, duration):
             continue
         per = results[prof.name]["proxies"]
         first = True
-        for name in PROXIES:
+        for name in names(prof):
             if name not in per:
                 continue
             s = per[name]["summary"]
@@ -140,7 +142,7 @@ def table(results, profiles, rounds, duration):
                        f"{failed}" + (f" ({det})" if det else ""))
             lines.append(
                 f"{prof.name if first else '':<9} {prof.client() if first else '':<22} "
-                f"{LABEL[name]:<9} {rps}{mark:<2}{_pct(s['rps_spread_pct'])} "
+                f"{LABEL[name]:<{w}} {rps}{mark:<2}{_pct(s['rps_spread_pct'])} "
                 f"{_num(s['p50_ms'], '.2f', 7)} {_num(s['p99_ms'], '.2f', 7)} "
                 f"{_num(s['cpu_us_per_req'], '.1f', 10)}{'?' if s['exited_rounds'] else ' '} {err}")
             first = False
@@ -166,4 +168,18 @@ def table(results, profiles, rounds, duration):
                  "CPU/req < 1 favour gatewayd.")
     lines.append("Other load: CPU used by other processes on the machine during the rounds, "
                  "% of all CPUs, median (max).")
+    plain = [prof for prof in shown if PLAIN in results[prof.name]["ratios"]]
+    if plain:
+        lines.append("")
+        h3 = (f"{'gatewayd /':<10} {'req/s vs gatewayd-plain':>24} "
+              f"{'CPU/req vs gatewayd-plain':>26}  {'other load':>14}")
+        lines.append(h3)
+        lines.append("-" * len(h3))
+        for prof in plain:
+            r = results[prof.name]["ratios"][PLAIN]
+            lines.append(f"{prof.name:<10} {_ratio(r, 'rps'):>24} {_ratio(r, 'cpu'):>26}  "
+                         f"{_other(results[prof.name]):>14}")
+        lines.append("")
+        lines.append("gatewayd-plain: the same gatewayd without the profile's policies, "
+                     "in the same rounds. CPU/req - 1 is what the policies cost.")
     return "\n".join(lines)

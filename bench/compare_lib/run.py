@@ -18,6 +18,11 @@ clock; rusage for the load generator), and the CPU that other processes
 on the machine used meanwhile. Prints one table of medians and gatewayd's ratios to nginx and
 HAProxy. Everything started is stopped by PID (SIGTERM, then SIGKILL).
 
+The opt-in policy profile (--profile policy) gives every proxy a rate limit
+that never refuses, a passive breaker and a retry policy, and runs a fourth
+proxy in the same rounds, gatewayd-plain (gatewayd without them), and adds
+gatewayd's ratios to it: what the policies cost.
+
 The load generator is gwbench from the build when it exists, else wrk
 (printed at the start). Default run: every default profile, 5 rounds of
 2 s (under 5 minutes); --quick: small + newconn, 2 rounds of 2 s (under
@@ -94,10 +99,12 @@ def parse_args(argv):
 
 
 def planned_seconds(args):
-    n = len(proxies.PROXIES)
-    per_profile = (PROFILE_OVERHEAD_S + n * (args.warmup + RUN_OVERHEAD_S)
-                   + n * args.rounds * (args.duration + RUN_OVERHEAD_S))
-    return len(args.profiles) * per_profile
+    total = 0.0
+    for prof in args.profiles:
+        n = len(proxies.names(prof))
+        total += (PROFILE_OVERHEAD_S + n * (args.warmup + RUN_OVERHEAD_S)
+                  + n * args.rounds * (args.duration + RUN_OVERHEAD_S))
+    return total
 
 
 def _on_signal(signum, frame):
@@ -122,10 +129,11 @@ def one_run(lg, stack, name, prof, duration):
 
 def run_profile(args, lg, procs, tmp, prof):
     stack = proxies.Stack(procs, args.build, tmp, prof, args.workers)
-    data = {name: {"rounds": []} for name in proxies.PROXIES}
+    names = proxies.names(prof)
+    data = {name: {"rounds": []} for name in names}
     try:
         stack.start()
-        for name in proxies.PROXIES:   # fill pools, fault pages in
+        for name in names:   # fill pools, fault pages in
             if args.warmup:
                 try:
                     w = one_run(lg, stack, name, prof, args.warmup)
@@ -133,9 +141,10 @@ def run_profile(args, lg, procs, tmp, prof):
                         system.log(f"  {prof.name}: {name} warm-up errors: {w['errors']}")
                 except (RuntimeError, subprocess.TimeoutExpired) as e:
                     system.log(f"  {prof.name}: {name} warm-up failed: {e}")
-        n = len(proxies.PROXIES)
+        n = len(names)
+        name_w = max([9] + [len(x) for x in names])
         for rnd in range(1, args.rounds + 1):
-            order = [proxies.PROXIES[(rnd - 1 + i) % n] for i in range(n)]
+            order = [names[(rnd - 1 + i) % n] for i in range(n)]
             for pos, name in enumerate(order):
                 proc, _ = stack.proxy[name]
                 if proc.poll() is not None:
@@ -179,17 +188,20 @@ def run_profile(args, lg, procs, tmp, prof):
                 lat = res.get("latency_us") or {}
                 p99 = lat.get("p99")
                 err = res["errors"].get("total", 0)
-                system.log(f"  {prof.name:<8} r{rnd} {name:<9} {res['rps']:9.0f} req/s  "
+                system.log(f"  {prof.name:<8} r{rnd} {name:<{name_w}} {res['rps']:9.0f} req/s  "
                            f"p99 {p99 / 1000 if p99 is not None else float('nan'):6.2f} ms  "
                            f"{res['cpu_us_per_req'] or 0:6.1f} us/req"
                            + f"  other {res['other_cpu_pct']:3.0f}%"
                            + (f"  ERRORS {err}" if err else ""))
     finally:
         stack.stop()
-    for name in proxies.PROXIES:
+    for name in names:
         data[name]["summary"] = report.summarize(data[name]["rounds"], prof)
-    return {"profile": dataclasses.asdict(prof), "proxies": data, "ratios": report.ratios(data),
-            "other_load": report.other_load(data)}
+    out = {"profile": dataclasses.asdict(prof), "proxies": data, "ratios": report.ratios(data),
+           "other_load": report.other_load(data)}
+    if prof.policy:
+        out["policy_settings"] = proxies.POLICY
+    return out
 
 
 def main(argv=None):
@@ -222,7 +234,8 @@ def main(argv=None):
                       "; fixed-rate profile approximated with delay(), no CO correction"))
         system.log(f"build: {args.build} ({btype}); proxies: gatewayd, {versions['nginx']}, "
                    f"{versions['haproxy']}")
-        system.log(f"plan: {names} x {len(proxies.PROXIES)} proxies x {args.rounds} rounds x "
+        counts = sorted({len(proxies.names(p)) for p in args.profiles})
+        system.log(f"plan: {names} x {'-'.join(map(str, counts))} proxies x {args.rounds} rounds x "
                    f"{args.duration} s (+{args.warmup} s warm-up) ~ {plan:.0f} s"
                    + (f"  (over the {bound} s bound)" if plan > bound else ""))
         la0 = system.loadavg()

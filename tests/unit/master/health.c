@@ -77,19 +77,25 @@ static unsigned turn_sleep_us;		/* makes every tick late by this much */
 static char logbuf[1 << 16];
 static size_t loglen;
 
+/* Generous times: a backend's answer must never miss its timeout, even on
+ * a loaded machine; only the silent backend ever waits one out. */
+#define IV	200	/* interval, ms */
+#define TO	150	/* timeout, ms */
+
 static const struct gw_health_conf conf_rf = {
-	.path = "/healthz", .interval_ms = 50, .timeout_ms = 40, .rise = 2, .fall = 3,
+	.path = "/healthz", .interval_ms = IV, .timeout_ms = TO, .rise = 2, .fall = 3,
 };
-/* For the set_targets test: a check ends long before the next starts,
- * and a silent backend always has one in flight. */
-static const struct gw_health_conf conf_gap = {
-	.path = "/healthz", .interval_ms = 100, .timeout_ms = 40, .rise = 2, .fall = 3,
-};
+/* A silent backend checked this way always has a check in flight. */
 static const struct gw_health_conf conf_busy = {
-	.path = "/healthz", .interval_ms = 100, .timeout_ms = 100, .rise = 2, .fall = 3,
+	.path = "/healthz", .interval_ms = IV, .timeout_ms = IV, .rise = 2, .fall = 3,
+};
+/* The check the set_targets test holds open across the call has time to
+ * spare, and still ends well before the next one starts. */
+static const struct gw_health_conf conf_slow = {
+	.path = "/healthz", .interval_ms = 3 * IV, .timeout_ms = 3 * IV - 100, .rise = 2, .fall = 3,
 };
 static const struct gw_health_conf conf_one = {
-	.path = "/ready?x=1", .interval_ms = 50, .timeout_ms = 40, .rise = 1, .fall = 1,
+	.path = "/ready?x=1", .interval_ms = IV, .timeout_ms = TO, .rise = 1, .fall = 1,
 };
 
 static void on_alarm(int sig)
@@ -504,11 +510,14 @@ static void test_failure_kinds(struct backend *a, struct watch *w1, struct watch
 	CHECK(same_health(&w1->h, &h1));
 }
 
-/* Run until <a> holds a check's answer and <s> has a check connection. */
-static bool run_until_held(struct backend *a, struct backend *s)
+/* Run until <a> holds a check's answer and <s> has a check connection.
+ * With <wa>, the held check must not have ended yet (the backend cannot
+ * tell). */
+static bool run_until_held(struct backend *a, struct backend *s, const struct watch *wa)
 {
 	for (int t = 0; t < MAX_TURNS; t++) {
-		if (atomic_load(&a->sh->holding) && open_conns(s) == 1)
+		if (atomic_load(&a->sh->holding) && open_conns(s) == 1 &&
+		    (!wa || wa->results == wa->verified))
 			return true;
 		turn();
 	}
@@ -524,8 +533,8 @@ static bool run_until_held(struct backend *a, struct backend *s)
 static void test_set_targets(struct backend *a, struct backend *s, unsigned short refused,
 			     struct watch *wa, struct watch *ws, struct watch *wc)
 {
-	struct health_target t1[2] = { target(5, s->port, &conf_busy), target(6, a->port, &conf_gap) };
-	struct health_target t2[2] = { target(6, a->port, &conf_gap), target(7, refused, &conf_rf) };
+	struct health_target t1[2] = { target(5, s->port, &conf_busy), target(6, a->port, &conf_slow) };
+	struct health_target t2[2] = { target(6, a->port, &conf_slow), target(7, refused, &conf_rf) };
 	struct health_target t3 = target(6, refused, &conf_rf);
 	unsigned a_acc, s_acc, s_results;
 	char line[200];
@@ -538,7 +547,7 @@ static void test_set_targets(struct backend *a, struct backend *s, unsigned shor
 	set_mode(a, 503);
 	EXPECT(wa, "UU", false, 503, 1);
 	set_mode(a, MODE_HOLD);
-	CHECK(run_until_held(a, s));
+	CHECK(run_until_held(a, s, wa));
 	a_acc = accepted(a);
 	s_acc = accepted(s);
 	s_results = ws->results;
@@ -570,7 +579,7 @@ static void test_set_targets(struct backend *a, struct backend *s, unsigned shor
 	 * the check it held at the old address is abandoned. Its 503s went on
 	 * meanwhile; they are not the subject. */
 	set_mode(a, MODE_HOLD);
-	CHECK(run_until_held(a, a));
+	CHECK(run_until_held(a, a, NULL));
 	CHECK(wa->h.streak == 3 + wa->results - wa->verified);
 	wa->verified = wa->results;
 	CHECK_INT(health_set_targets(&m, &t3, 1), 0);
