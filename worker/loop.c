@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/signalfd.h>
+#include <sys/socket.h>
 #include <sys/random.h>
 #include <unistd.h>
 
@@ -113,7 +114,8 @@ static void start_drain(struct worker *w)
 		struct io_uring_sqe *sqe = wk_sqe(w);
 		io_uring_prep_cancel64(sqe, ud_make(OP_ACCEPT, (uint32_t)i, 0), 0);
 		io_uring_sqe_set_data64(sqe, ud_make(OP_CANCEL, 0, 0));
-		w->accept_armed[i] = false;
+		/* accept_armed stays set until the accept's last CQE: the
+		 * worker must not exit before then (see drain_accept_queue). */
 	}
 	for (uint32_t i = 0; i < w->n_conns; i++) {
 		struct conn *c = &w->conns[i];
@@ -149,12 +151,29 @@ static void on_signal(struct worker *w, int res)
 	arm_signal_read(w);
 }
 
+/* The drain's cancel of our multishot accept completed. A connection whose
+ * (exclusive) wakeup went to that accept while it was being cancelled is
+ * still queued, and no other waiter was woken for it: the next generation's
+ * worker on the same socket would not see it until another one arrives.
+ * Take what is queued now; nothing is woken for us after this. For the same
+ * reason a draining worker exits only after this (accepts_armed()): exiting
+ * with the accept armed would drop such a wakeup too. */
+static void drain_accept_queue(struct worker *w, uint32_t listener)
+{
+	int fd;
+
+	while ((fd = accept4(w->listen_fds[listener], NULL, NULL, SOCK_CLOEXEC)) >= 0)
+		client_accept(w, fd);
+}
+
 static void on_accept(struct worker *w, uint32_t listener, const struct io_uring_cqe *cqe)
 {
 	if (!(cqe->flags & IORING_CQE_F_MORE)) {
 		w->accept_armed[listener] = false;
 		if (!w->draining && cqe->res != -ECANCELED)
 			arm_accept(w, listener);
+		else if (w->draining)
+			drain_accept_queue(w, listener);
 	}
 	/* A connection accepted before the cancel took effect is served
 	 * (its response closes it): the client knows nothing of the drain. */
@@ -217,6 +236,15 @@ static void dispatch(struct worker *w, const struct io_uring_cqe *cqe)
 	}
 }
 
+static bool accepts_armed(const struct worker *w)
+{
+	for (size_t i = 0; i < w->n_listen_fds; i++) {
+		if (w->accept_armed[i])
+			return true;
+	}
+	return false;
+}
+
 static void on_timer(struct timer *t, void *arg)
 {
 	struct worker *w = arg;
@@ -264,7 +292,8 @@ static void loop_turn(struct worker *w)
 	}
 	io_uring_cq_advance(&w->ring, seen);
 	timer_expire(&w->timers, w->now_ms, on_timer, w);
-	if (w->draining && (w->n_clients == 0 || w->now_ms >= w->drain_deadline_ms))
+	if (w->draining && !accepts_armed(w) &&
+	    (w->n_clients == 0 || w->now_ms >= w->drain_deadline_ms))
 		w->stop_now = true;
 	flush_appender(w, &w->access_log, APPENDER_ACCESS);
 	flush_appender(w, &w->error_log, APPENDER_ERROR);

@@ -421,9 +421,9 @@ static int parse_head(struct worker *w, struct exchange *ex)
 			return -1;
 		}
 		if (ex->resp.status >= 200) {
-			if (ex->resp.status >= 500 && attempt_failed(w, ex, 0, ex->resp.status))
-				return -1;	/* retrying; this response is dropped */
 			attempt_report(w, ex, 0, ex->resp.status);
+			if (ex->resp.status >= 500 && retry_maybe(w, ex, 0, ex->resp.status))
+				return -1;	/* retrying; this response is dropped */
 			ex->resp_head_done = true;
 			ex->resp_mode = http_response_body_mode(&ex->resp, ex->method);
 			/* HTTP/1.0 has no chunked coding: decode, delimit by close. */
