@@ -22,7 +22,9 @@
 #include "shm/policy.h"
 
 #define MREG_RETRY_MS 10u	/* publish retry while workers hold every buffer */
-#define MREG_BRK_TICK_MS 60000u	/* breaker housekeeping period (see brk_tick()) */
+#define MREG_BRK_TICK_MS 1000u	/* breaker housekeeping period (see brk_tick()): windows
+				 * restart and due breakers turn half-open even when no
+				 * request comes to do it, so gatewayctl shows the truth */
 
 struct mreg {
 	struct mreg_instance *inst;
@@ -557,6 +559,9 @@ uint64_t mreg_next_deadline(const struct master *m)
 {
 	const struct mreg *r = m->reg;
 	uint64_t next = r->dirty ? clock_mono_ms() + MREG_RETRY_MS : UINT64_MAX;
+
+	if (r->n && r->breakers_ticked_ms + MREG_BRK_TICK_MS < next)
+		next = r->breakers_ticked_ms + MREG_BRK_TICK_MS;
 
 	for (size_t i = 0; i < r->n; i++) {
 		if (r->inst[i].expires_ms && r->inst[i].expires_ms < next)
