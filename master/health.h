@@ -37,7 +37,8 @@ struct health_checker *health_new(void);
 /* Replace the target list (copied). A slot present before with the same
  * address keeps its rise/fall progress and schedule; a new one is first
  * checked at a random point within its interval, so checks spread out. An
- * in-flight check of a slot no longer listed is abandoned. 0 or -ENOMEM. */
+ * in-flight check of a slot no longer listed is abandoned. 0, -ENOMEM, or
+ * -EINVAL (nothing changed) for a slot beyond the instance table. */
 int health_set_targets(struct master *m, const struct health_target *targets, size_t n);
 
 /* The earliest monotonic ms at which health_tick() has work; UINT64_MAX

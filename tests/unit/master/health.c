@@ -82,20 +82,23 @@ static size_t loglen;
 #define IV	200	/* interval, ms */
 #define TO	150	/* timeout, ms */
 
+static char path_healthz[] = "/healthz";	/* conf paths are char * */
+static char path_ready[] = "/ready?x=1";
+
 static const struct gw_health_conf conf_rf = {
-	.path = "/healthz", .interval_ms = IV, .timeout_ms = TO, .rise = 2, .fall = 3,
+	.path = path_healthz, .interval_ms = IV, .timeout_ms = TO, .rise = 2, .fall = 3,
 };
 /* A silent backend checked this way always has a check in flight. */
 static const struct gw_health_conf conf_busy = {
-	.path = "/healthz", .interval_ms = IV, .timeout_ms = IV, .rise = 2, .fall = 3,
+	.path = path_healthz, .interval_ms = IV, .timeout_ms = IV, .rise = 2, .fall = 3,
 };
 /* The check the set_targets test holds open across the call has time to
  * spare, and still ends well before the next one starts. */
 static const struct gw_health_conf conf_slow = {
-	.path = "/healthz", .interval_ms = 3 * IV, .timeout_ms = 3 * IV - 100, .rise = 2, .fall = 3,
+	.path = path_healthz, .interval_ms = 3 * IV, .timeout_ms = 3 * IV - 100, .rise = 2, .fall = 3,
 };
 static const struct gw_health_conf conf_one = {
-	.path = "/ready?x=1", .interval_ms = IV, .timeout_ms = TO, .rise = 1, .fall = 1,
+	.path = path_ready, .interval_ms = IV, .timeout_ms = TO, .rise = 1, .fall = 1,
 };
 
 static void on_alarm(int sig)
@@ -569,10 +572,12 @@ static void test_set_targets(struct backend *a, struct backend *s, unsigned shor
 		 "last: connection refused)\n", refused);
 	CHECK_INT(log_count(line), 1);
 
-	/* Slot 5 was dropped: its connection was closed, it was not checked
-	 * again and its word did not move. */
+	/* Slot 5 was dropped four intervals ago: its connection was closed,
+	 * its word did not move, and no check started since (the backend may
+	 * accept late the one connection open at the call, from its backlog;
+	 * a live target would have opened one per interval). */
 	CHECK(run_until_closed(s));
-	CHECK_INT(accepted(s), s_acc);
+	CHECK(accepted(s) <= s_acc + 1);
 	CHECK_INT(ws->results, s_results);
 
 	/* Slot 6 now points elsewhere: a fresh streak on the old verdict, and
