@@ -97,7 +97,11 @@ static void start_linger(struct worker *w, struct conn *c)
 	buf_reset(&c->in);
 	conn_resume_recv(w, c);
 	timer_arm(&w->timers, &c->timer, w->now_ms + LINGER_MS);
-	if (conn_pending_out(c) == 0)
+	if (conn_pending_out(c) > 0)
+		return;	/* client_on_sent() finishes the job */
+	if (c->peer_eof)
+		client_close(w, c);
+	else
 		conn_shutdown_write(w, c);
 }
 
@@ -179,7 +183,13 @@ void client_on_sent(struct worker *w, struct conn *c)
 	struct exchange *ex = c->client.ex;
 
 	if (c->client.phase == CLIENT_LINGER) {
-		if (conn_pending_out(c) == 0)
+		if (conn_pending_out(c) > 0)
+			return;
+		/* Everything is sent. A peer that already closed its side has
+		 * nothing left for us to read: close now, not at LINGER_MS. */
+		if (c->peer_eof)
+			client_close(w, c);
+		else
 			conn_shutdown_write(w, c);
 		return;
 	}

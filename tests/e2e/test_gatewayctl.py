@@ -3,6 +3,9 @@ status, workers and stats against a running gatewayd, the tables printed
 for people, every exit status (0 ok, 1 failed, 2 usage, 3 not running,
 4 permission), and stop and drain ending the master."""
 
+import fcntl
+import json
+import mmap
 import os
 import re
 import shutil
@@ -165,6 +168,45 @@ class Queries(unittest.TestCase):
         lines = out.splitlines()
         self.assertEqual(len(lines), 3, out)
         self.assertTrue(all(l.startswith('{"counters":{') for l in lines), out)
+
+    def test_stats_segment_read_only(self):
+        """The master hands out the segment read-only (["segment"], over
+        the socket as gatewayctl does it), and stats maps it without write
+        permission (seen in its /proc while it runs)."""
+        size = self.gw.ctl("status")[1]["shm"]["size"]
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as c:
+            c.settimeout(gwtest.TIMEOUT)
+            c.connect(self.gw.control)
+            c.sendall(b'["segment"]\n')
+            msg, fds, _, _ = socket.recv_fds(c, 65536, 4)
+        try:
+            self.assertEqual(json.loads(msg), {"ok": True})
+            self.assertEqual(len(fds), 1)
+            self.assertEqual(fcntl.fcntl(fds[0], fcntl.F_GETFL) & os.O_ACCMODE, os.O_RDONLY)
+            self.assertEqual(os.fstat(fds[0]).st_size, size)
+            with self.assertRaises(PermissionError):
+                mmap.mmap(fds[0], size, mmap.MAP_SHARED, mmap.PROT_READ | mmap.PROT_WRITE)
+        finally:
+            for fd in fds:
+                os.close(fd)
+
+        p = subprocess.Popen([gwtest.GATEWAYCTL, "-s", self.gw.control, "--json", "stats",
+                              "--watch", "0.1", "--count", "10"], stdin=subprocess.DEVNULL,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self.addCleanup(p.kill)
+
+        def mapped():
+            try:
+                with open("/proc/%d/maps" % p.pid) as f:
+                    return [l for l in f if "memfd:gatewayd-shm" in l]
+            except OSError:
+                return None
+        maps = gwtest.wait_until(mapped, what="gatewayctl stats mapping the segment")
+        for l in maps:
+            self.assertEqual(l.split()[1], "r--s", l)
+        out, err = p.communicate(timeout=30)
+        self.assertEqual((p.returncode, err), (0, ""))
+        self.assertEqual(len(out.splitlines()), 10)
 
     def test_workers_table(self):
         rc, out, err = ctl_text(self.gw.control, "workers")
