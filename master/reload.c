@@ -244,7 +244,9 @@ void master_reload_tick(struct master *m, uint64_t now_ms)
 	if (!job)
 		return;
 
-	if (job->failed || m->state != MASTER_RUNNING)
+	if (m->state != MASTER_RUNNING)
+		a = job_abort(m, "gatewayd is stopping");
+	else if (job->failed)
 		a = job_abort(m, "a worker of the new generation died while starting");
 	else if (job_ready(m, job))
 		job_commit(m);
