@@ -19,9 +19,9 @@ on the machine used meanwhile. Prints one table of medians and gatewayd's ratios
 HAProxy. Everything started is stopped by PID (SIGTERM, then SIGKILL).
 
 The opt-in policy profile (--profile policy) gives every proxy a rate limit
-that never refuses, a passive breaker and a retry policy, and runs a fourth
-proxy in the same rounds, gatewayd-plain (gatewayd without them), and adds
-gatewayd's ratios to it: what the policies cost.
+that never refuses, a passive breaker and a retry policy. It also runs a
+fourth proxy in the same rounds, gatewayd-plain (gatewayd without them), and
+prints gatewayd's ratios to it: what the policies cost.
 
 The load generator is gwbench from the build when it exists, else wrk
 (printed at the start). Default run: every default profile, 5 rounds of
