@@ -47,6 +47,18 @@ int buf_append(struct buf *b, const void *src, size_t n, size_t limit)
 	return 0;
 }
 
+int buf_append_u64(struct buf *b, uint64_t v, size_t limit)
+{
+	char digits[20];
+	size_t n = sizeof(digits);
+
+	do {
+		digits[--n] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	return buf_append(b, digits + n, sizeof(digits) - n, limit);
+}
+
 int buf_printf(struct buf *b, size_t limit, const char *fmt, ...)
 {
 	va_list ap;

@@ -29,6 +29,9 @@ int buf_reserve(struct buf *b, size_t want, size_t limit);
 /* Append <n> bytes; 0 or -errno as buf_reserve(). */
 int buf_append(struct buf *b, const void *src, size_t n, size_t limit);
 
+/* Append <v> in decimal (no printf on the per-request path); 0 or -errno. */
+int buf_append_u64(struct buf *b, uint64_t v, size_t limit);
+
 /* Append a NUL-free formatted string; 0 or -errno. */
 int buf_printf(struct buf *b, size_t limit, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));

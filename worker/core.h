@@ -171,6 +171,15 @@ struct worker {
 	struct pool *pools;		/* per instance slot (SHM_MAX_INSTANCES) */
 	bool *usable;			/* scratch for the pick stage, SHM_MAX_INSTANCES */
 
+	/* Rate-limit response headers: the constant part of rule i of route r
+	 * is rl_prefix[rl_first[r] + i] (worker/ratelimit.c). */
+	struct rl_prefix {
+		char *text;
+		uint32_t len;
+	} *rl_prefix;
+	size_t *rl_first;
+	size_t rl_n_prefix;
+
 	/* The shared segment (mapped by the master before fork). */
 	const struct shm_segment *seg;
 	struct shm_tables shm;

@@ -10,7 +10,9 @@
  * on the next loop turn. The most restrictive admitting rule is remembered
  * for the RateLimit headers of the upstream's response. */
 #include <arpa/inet.h>
+#include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 #include "lib/clock.h"
 #include "shm/policy.h"
@@ -118,27 +120,75 @@ enum stage_result stage_ratelimit(struct worker *w, struct exchange *ex)
 	return STAGE_CONTINUE;
 }
 
+/* The constant part of each rule's headers, made once per worker: the whole
+ * RateLimit-Policy line and "RateLimit: \"NAME\";r=". Formatting them per
+ * response was two thirds of what rate limiting cost (bench/compare policy). */
+int ratelimit_setup(struct worker *w)
+{
+	const struct gw_config *cfg = w->cfg;
+	size_t total = 0, k = 0;
+
+	for (size_t r = 0; r < cfg->n_routes; r++)
+		total += cfg->routes[r].n_rate_limits;
+	w->rl_first = calloc(cfg->n_routes ? cfg->n_routes : 1, sizeof(*w->rl_first));
+	w->rl_prefix = calloc(total ? total : 1, sizeof(*w->rl_prefix));
+	if (!w->rl_first || !w->rl_prefix)
+		return -ENOMEM;
+	for (size_t r = 0; r < cfg->n_routes; r++) {
+		const struct gw_route_conf *route = &cfg->routes[r];
+
+		w->rl_first[r] = k;
+		for (size_t i = 0; i < route->n_rate_limits; i++, k++) {
+			const struct gw_rate_limit_conf *rl = &route->rate_limits[i];
+			char name[80];
+			int len;
+
+			if (route->n_rate_limits > 1)
+				snprintf(name, sizeof(name), "%s-%zu", route->name, i + 1);
+			else
+				snprintf(name, sizeof(name), "%s", route->name);
+			len = asprintf(&w->rl_prefix[k].text,
+				"RateLimit-Policy: \"%s\";q=%llu;w=%llu\r\nRateLimit: \"%s\";r=",
+				name, (unsigned long long)rl->count,
+				(unsigned long long)(rl->period_ms / 1000u), name);
+			if (len < 0) {
+				w->rl_prefix[k].text = NULL;
+				return -ENOMEM;
+			}
+			w->rl_prefix[k].len = (uint32_t)len;
+		}
+	}
+	w->rl_n_prefix = total;
+	return 0;
+}
+
+void ratelimit_free(struct worker *w)
+{
+	for (size_t k = 0; w->rl_prefix && k < w->rl_n_prefix; k++)
+		free(w->rl_prefix[k].text);
+	free(w->rl_prefix);
+	free(w->rl_first);
+	w->rl_prefix = NULL;
+	w->rl_first = NULL;
+}
+
 int ratelimit_headers(const struct worker *w, const struct exchange *ex, struct buf *out,
 		      size_t cap)
 {
-	const struct gw_route_conf *r;
-	const struct gw_rate_limit_conf *rl;
-	char name[80];
+	const struct rl_prefix *p;
 	int err = 0;
 
 	if (!ex->rl.set || ex->route < 0)
 		return 0;
-	r = &w->cfg->routes[ex->route];
-	rl = &r->rate_limits[ex->rl.rule];
-	if (r->n_rate_limits > 1)
-		snprintf(name, sizeof(name), "%s-%u", r->name, (unsigned)ex->rl.rule + 1);
-	else
-		snprintf(name, sizeof(name), "%s", r->name);
-	if (ex->status == 429)
-		err = buf_printf(out, cap, "Retry-After: %llu\r\n",
-				 (unsigned long long)ex->rl.retry_after_s);
-	return err ?: buf_printf(out, cap,
-		"RateLimit-Policy: \"%s\";q=%llu;w=%llu\r\nRateLimit: \"%s\";r=%llu;t=%llu\r\n",
-		name, (unsigned long long)rl->count, (unsigned long long)(rl->period_ms / 1000u),
-		name, (unsigned long long)ex->rl.remaining, (unsigned long long)ex->rl.reset_s);
+	p = &w->rl_prefix[w->rl_first[ex->route] + ex->rl.rule];
+	if (ex->status == 429) {
+		err = buf_append(out, "Retry-After: ", 13, cap);
+		err = err ?: buf_append_u64(out, ex->rl.retry_after_s, cap);
+		err = err ?: buf_append(out, "\r\n", 2, cap);
+	}
+	err = err ?: buf_append(out, p->text, p->len, cap);
+	err = err ?: buf_append_u64(out, ex->rl.remaining, cap);
+	err = err ?: buf_append(out, ";t=", 3, cap);
+	err = err ?: buf_append_u64(out, ex->rl.reset_s, cap);
+	return err ?: buf_append(out, "\r\n", 2, cap);
 }

@@ -15,6 +15,10 @@ enum stage_result stage_route(struct worker *w, struct exchange *ex);
 enum stage_result stage_pick(struct worker *w, struct exchange *ex);
 /* worker/ratelimit.c: every rate_limit rule of the route must admit. */
 enum stage_result stage_ratelimit(struct worker *w, struct exchange *ex);
+/* worker/ratelimit.c: the headers' constant parts, at worker start and
+ * exit. 0 or -ENOMEM. */
+int ratelimit_setup(struct worker *w);
+void ratelimit_free(struct worker *w);
 /* worker/ratelimit.c: Retry-After (429 only) and RateLimit-Policy /
  * RateLimit lines for ex's response, if a rule applied; 0 or -ENOSPC. */
 int ratelimit_headers(const struct worker *w, const struct exchange *ex, struct buf *out,

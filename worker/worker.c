@@ -21,6 +21,7 @@
 #include "worker/pool.h"
 #include "worker/route.h"
 #include "worker/services.h"
+#include "worker/stages.h"
 
 #define RING_ENTRIES 4096u
 #define CQ_ENTRIES 16384u
@@ -128,6 +129,7 @@ static void free_signals(struct worker *w)
 
 static void free_routing(struct worker *w)
 {
+	ratelimit_free(w);
 	services_free(w);
 	route_matcher_free(w->router);
 }
@@ -147,6 +149,7 @@ static int setup_routing(struct worker *w)
 	}
 	w->stats = wtab_entry(&w->shm.workers, w->id);
 	err = services_init(w);
+	err = err ?: ratelimit_setup(w);
 	if (err)
 		goto err_free;
 	return 0;
