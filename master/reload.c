@@ -211,10 +211,14 @@ json_t *master_reload_start(struct master *m, uint32_t client)
 	struct reload_job *job;
 	json_t *a;
 
-	if (m->reload)
+	if (m->reload) {
+		log_warn("reload: one is already in progress; this one is ignored");
 		return cmd_error("busy", "a reload is already in progress");
-	if (m->state != MASTER_RUNNING)
+	}
+	if (m->state != MASTER_RUNNING) {
+		log_warn("reload: gatewayd is stopping; ignored");
 		return cmd_error("busy", "gatewayd is stopping");
+	}
 	job = calloc(1, sizeof(*job));
 	if (!job)
 		return cmd_error("failed", "out of memory");
