@@ -69,7 +69,8 @@ static json_t *instance_json(struct master *m, const struct mreg_instance *in)
 	const char *state;
 
 	inst_health_load(&m->tables.inst, in->slot, &h);
-	inst_counts(&m->tables.inst, in->slot, &attempts, &failures);
+	inst_counts(&m->tables.inst, in->slot, wtab_high_water(&m->tables.workers), &attempts,
+		    &failures);
 	state = in->draining ? "draining" : h.up ? "up" : "down";
 	return json_pack("{s:i, s:s, s:s, s:i, s:s, s:b, s:o, s:{s:b, s:b, s:i}, s:o, s:i, s:I, s:I}",
 		"slot", (int)in->slot, "address", in->addr.text, "host", in->host,

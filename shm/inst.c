@@ -2,7 +2,8 @@
  *
  * Layout: a header line, then n_slots slots of one cache line each (so two
  * instances never share a line), then n_workers rows of n_slots 32-bit
- * words (a worker's row is contiguous: its writes stay on its own lines).
+ * words (a worker's row is contiguous: its writes stay on its own lines),
+ * then n_workers rows of n_slots attempt/failure counter pairs.
  *
  * Who writes what:
  *   breaker word   any worker, by CAS (shm/breaker.c has its rules); the
@@ -10,10 +11,15 @@
  *   health word    the master alone (active checks): a release store read
  *                  with an acquire load, so the fields inside it are
  *                  consistent by being one word;
- *   counters       any worker, relaxed fetch_add (statistics);
- *   rows           row w is written by worker w alone (relaxed load and
- *                  store, no RMW), and by the master only after reaping
- *                  worker w, when nobody else can write it.
+ *   retired counts the master alone: a reaped worker's attempt counts are
+ *                  folded in, so totals never go down;
+ *   rows           row w (in-flight/probes, attempt counts) is written by
+ *                  worker w alone (relaxed load and store, no RMW), and by
+ *                  the master only after reaping worker w, when nobody else
+ *                  can write it. Counting attempts per worker keeps every
+ *                  per-request write on the worker's own cache lines: a
+ *                  shared counter would bounce one line between workers on
+ *                  every request to the same instance.
  *
  * A row word packs the worker's requests in flight on the slot (low 24
  * bits) and the half-open probe tickets it holds (high 8 bits). Invariant:
@@ -43,10 +49,16 @@
 struct inst_slot_sh {
 	struct brk_sh breaker;
 	_Atomic uint64_t health;
-	_Atomic uint64_t attempts;
-	_Atomic uint64_t failures;
+	_Atomic uint64_t retired_attempts;	/* of reaped workers (master) */
+	_Atomic uint64_t retired_failures;
 	uint8_t pad[32];
 } __attribute__((aligned(64)));
+
+/* One worker's attempts on one slot; single writer. */
+struct inst_count_sh {
+	_Atomic uint64_t attempts;
+	_Atomic uint64_t failures;
+};
 
 struct inst_region_sh {
 	uint64_t magic;
@@ -71,10 +83,18 @@ _Static_assert(offsetof(struct inst_region_sh, slots) == 64, "slots cache aligne
 /* A formatted slot is up and unchecked; 0 would read as down. */
 #define H_FRESH		H_UP
 
+/* Bytes of the in-flight rows, rounded up to a cache line so the counter
+ * rows after them start on one. */
+static size_t rows_bytes(unsigned n_slots, unsigned n_workers)
+{
+	return ((size_t)n_workers * n_slots * sizeof(uint32_t) + 63) & ~(size_t)63;
+}
+
 size_t inst_region_size(unsigned n_slots, unsigned n_workers)
 {
 	return sizeof(struct inst_region_sh) + (size_t)n_slots * sizeof(struct inst_slot_sh) +
-	       (size_t)n_workers * n_slots * sizeof(uint32_t);
+	       rows_bytes(n_slots, n_workers) +
+	       (size_t)n_workers * n_slots * sizeof(struct inst_count_sh);
 }
 
 static _Atomic uint32_t *row(const struct inst_table *t, unsigned worker)
@@ -84,6 +104,13 @@ static _Atomic uint32_t *row(const struct inst_table *t, unsigned worker)
 	return rows + (size_t)worker * t->n_slots;
 }
 
+static struct inst_count_sh *counts(const struct inst_table *t, unsigned worker)
+{
+	char *rows_end = (char *)(t->sh->slots + t->n_slots) + rows_bytes(t->n_slots, t->n_workers);
+
+	return (struct inst_count_sh *)rows_end + (size_t)worker * t->n_slots;
+}
+
 static void slot_fresh(struct inst_slot_sh *s)
 {
 	brk_init(&s->breaker);
@@ -91,8 +118,8 @@ static void slot_fresh(struct inst_slot_sh *s)
 	 * reset of a slot no snapshot names); the snapshot that introduces
 	 * the instance is published with release after this. */
 	atomic_store_explicit(&s->health, H_FRESH, memory_order_relaxed);
-	atomic_store_explicit(&s->attempts, 0, memory_order_relaxed);
-	atomic_store_explicit(&s->failures, 0, memory_order_relaxed);
+	atomic_store_explicit(&s->retired_attempts, 0, memory_order_relaxed);
+	atomic_store_explicit(&s->retired_failures, 0, memory_order_relaxed);
 }
 
 void inst_format_master(void *mem, unsigned n_slots, unsigned n_workers)
@@ -157,22 +184,38 @@ bool inst_is_up(const struct inst_table *t, unsigned slot)
 	return (atomic_load_explicit(&t->sh->slots[slot].health, memory_order_relaxed) & H_UP) != 0;
 }
 
-void inst_count_attempt(struct inst_table *t, unsigned slot, bool failed)
+/* Add <n> to a single-writer counter. */
+static void count_add(_Atomic uint64_t *c, uint64_t n)
 {
-	struct inst_slot_sh *s = &t->sh->slots[slot];
-
-	/* Relaxed RMW: statistics from every worker; no order needed. */
-	atomic_fetch_add_explicit(&s->attempts, 1, memory_order_relaxed);
-	if (failed)
-		atomic_fetch_add_explicit(&s->failures, 1, memory_order_relaxed);
+	/* Relaxed load and store: one writer (see the rules); readers sum
+	 * approximate values for display. */
+	atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + n,
+			      memory_order_relaxed);
 }
 
-void inst_counts(const struct inst_table *t, unsigned slot, uint64_t *attempts,
-		 uint64_t *failures)
+void inst_count_attempt(struct inst_table *t, unsigned worker, unsigned slot, bool failed)
 {
-	/* Relaxed: display only. */
-	*attempts = atomic_load_explicit(&t->sh->slots[slot].attempts, memory_order_relaxed);
-	*failures = atomic_load_explicit(&t->sh->slots[slot].failures, memory_order_relaxed);
+	struct inst_count_sh *c = &counts(t, worker)[slot];
+
+	count_add(&c->attempts, 1);
+	if (failed)
+		count_add(&c->failures, 1);
+}
+
+void inst_counts(const struct inst_table *t, unsigned slot, unsigned n_ids,
+		 uint64_t *attempts, uint64_t *failures)
+{
+	const struct inst_slot_sh *s = &t->sh->slots[slot];
+
+	/* Relaxed throughout: display only. */
+	*attempts = atomic_load_explicit(&s->retired_attempts, memory_order_relaxed);
+	*failures = atomic_load_explicit(&s->retired_failures, memory_order_relaxed);
+	for (unsigned w = 0; w < n_ids && w < t->n_workers; w++) {
+		const struct inst_count_sh *c = &counts(t, w)[slot];
+
+		*attempts += atomic_load_explicit(&c->attempts, memory_order_relaxed);
+		*failures += atomic_load_explicit(&c->failures, memory_order_relaxed);
+	}
 }
 
 /* Add <delta> to the field at <shift> of width <mask> in worker's word. */
@@ -211,10 +254,31 @@ unsigned inst_inflight(const struct inst_table *t, unsigned slot, unsigned n_ids
 	return sum;
 }
 
+/* Move a reaped worker's attempt counts into the slots' retired totals. */
+static void retire_counts(struct inst_table *t, unsigned worker)
+{
+	struct inst_count_sh *c = counts(t, worker);
+
+	for (unsigned slot = 0; slot < t->n_slots; slot++) {
+		/* Relaxed: the worker is reaped (its stores are visible through
+		 * waitpid), and the retired totals have the master as only writer. */
+		uint64_t a = atomic_load_explicit(&c[slot].attempts, memory_order_relaxed);
+		uint64_t f = atomic_load_explicit(&c[slot].failures, memory_order_relaxed);
+
+		if (!a && !f)
+			continue;
+		count_add(&t->sh->slots[slot].retired_attempts, a);
+		count_add(&t->sh->slots[slot].retired_failures, f);
+		atomic_store_explicit(&c[slot].attempts, 0, memory_order_relaxed);
+		atomic_store_explicit(&c[slot].failures, 0, memory_order_relaxed);
+	}
+}
+
 void inst_repair_worker_master(struct inst_table *t, unsigned worker)
 {
 	_Atomic uint32_t *r = row(t, worker);
 
+	retire_counts(t, worker);
 	for (unsigned slot = 0; slot < t->n_slots; slot++) {
 		/* Relaxed: the worker is reaped; its last stores are visible to
 		 * us through waitpid's synchronisation with its exit. */
@@ -232,4 +296,10 @@ void inst_repair_worker_master(struct inst_table *t, unsigned worker)
 void inst_reset_master(struct inst_table *t, unsigned slot)
 {
 	slot_fresh(&t->sh->slots[slot]);
+	for (unsigned w = 0; w < t->n_workers; w++) {
+		/* Relaxed: nothing is in flight on the slot (the contract), so
+		 * no worker writes these counters now. */
+		atomic_store_explicit(&counts(t, w)[slot].attempts, 0, memory_order_relaxed);
+		atomic_store_explicit(&counts(t, w)[slot].failures, 0, memory_order_relaxed);
+	}
 }

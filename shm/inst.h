@@ -48,10 +48,14 @@ void inst_health_store_master(struct inst_table *t, unsigned slot, const struct 
 void inst_health_load(const struct inst_table *t, unsigned slot, struct inst_health *out);
 bool inst_is_up(const struct inst_table *t, unsigned slot);
 
-/* Counters any worker bumps: one attempt sent to <slot>, failed or not. */
-void inst_count_attempt(struct inst_table *t, unsigned slot, bool failed);
-void inst_counts(const struct inst_table *t, unsigned slot, uint64_t *attempts,
-		 uint64_t *failures);
+/* Worker <worker> made one attempt on <slot>, failed or not (its own
+ * counters: no write shared with another worker). */
+void inst_count_attempt(struct inst_table *t, unsigned worker, unsigned slot, bool failed);
+
+/* Attempts and failures on <slot>: reaped workers' plus those of worker
+ * ids below <n_ids>. */
+void inst_counts(const struct inst_table *t, unsigned slot, unsigned n_ids,
+		 uint64_t *attempts, uint64_t *failures);
 
 /* Worker <worker>'s own row: in-flight requests and held probes on <slot>.
  * Only that worker calls these for its row. */
@@ -62,7 +66,8 @@ void inst_probe_add(struct inst_table *t, unsigned worker, unsigned slot, int de
 unsigned inst_inflight(const struct inst_table *t, unsigned slot, unsigned n_ids);
 
 /* Master, after reaping worker <worker>: give its half-open probes back
- * to the breakers and zero its row. */
+ * to the breakers, fold its attempt counts into the totals, and zero its
+ * rows. */
 void inst_repair_worker_master(struct inst_table *t, unsigned worker);
 
 /* Master: make <slot> fresh for a new instance (closed breaker, up,

@@ -45,7 +45,7 @@ void attempt_report(struct worker *w, struct exchange *ex, uint32_t kind, unsign
 
 	if (!ex->picked)
 		return;
-	inst_count_attempt(&w->shm.inst, ex->inst.slot, failed);
+	inst_count_attempt(&w->shm.inst, w->id, ex->inst.slot, failed);
 	if (failed)
 		wtab_count(w->stats, WTAB_UPSTREAM_FAILURES, 1);
 	if (ex->ticket == BRK_DENIED)

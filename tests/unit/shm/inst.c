@@ -93,7 +93,7 @@ static void check_fresh(const struct inst_table *t, unsigned slot)
 	CHECK_INT(v.state, BRK_CLOSED);
 	CHECK_INT(v.probes, 0);
 	CHECK_INT(v.failures, 0);
-	inst_counts(t, slot, &a, &f);
+	inst_counts(t, slot, t->n_workers, &a, &f);
 	CHECK_INT(a, 0);
 	CHECK_INT(f, 0);
 }
@@ -175,21 +175,42 @@ static void test_counts(void)
 	uint64_t a, f;
 
 	table_new(&t);
+	/* Workers 0 and 2 count on slot 6, worker 1 on slot 1. */
 	for (unsigned i = 0; i < 5; i++)
-		inst_count_attempt(&t, 6, false);
+		inst_count_attempt(&t, 0, 6, false);
 	for (unsigned i = 0; i < 3; i++)
-		inst_count_attempt(&t, 6, true);
-	inst_count_attempt(&t, 1, true);
-	inst_counts(&t, 6, &a, &f);
+		inst_count_attempt(&t, 2, 6, true);
+	inst_count_attempt(&t, 1, 1, true);
+	inst_counts(&t, 6, t.n_workers, &a, &f);
 	CHECK_INT(a, 8);
 	CHECK_INT(f, 3);
-	inst_counts(&t, 1, &a, &f);
+	inst_counts(&t, 6, 2, &a, &f);	/* ids 0 and 1 only */
+	CHECK_INT(a, 5);
+	CHECK_INT(f, 0);
+	inst_counts(&t, 1, t.n_workers, &a, &f);
 	CHECK_INT(a, 1);
 	CHECK_INT(f, 1);
-	inst_counts(&t, 5, &a, &f);
+	inst_counts(&t, 5, t.n_workers, &a, &f);
 	CHECK_INT(a, 0);
 	CHECK_INT(f, 0);
-	inst_counts(&t, 7, &a, &f);
+	inst_counts(&t, 7, t.n_workers, &a, &f);
+	CHECK_INT(a, 0);
+	CHECK_INT(f, 0);
+
+	/* Reaping worker 2 keeps its counts in the totals, and a new worker
+	 * with its id starts from zero. */
+	inst_repair_worker_master(&t, 2);
+	inst_counts(&t, 6, t.n_workers, &a, &f);
+	CHECK_INT(a, 8);
+	CHECK_INT(f, 3);
+	inst_count_attempt(&t, 2, 6, false);
+	inst_counts(&t, 6, t.n_workers, &a, &f);
+	CHECK_INT(a, 9);
+	CHECK_INT(f, 3);
+
+	/* A slot made fresh for a new instance counts from zero. */
+	inst_reset_master(&t, 6);
+	inst_counts(&t, 6, t.n_workers, &a, &f);
 	CHECK_INT(a, 0);
 	CHECK_INT(f, 0);
 }
@@ -351,7 +372,7 @@ static void test_reset(void)
 	table_new(&t);
 	for (unsigned s = 1; s <= 3; s++) {
 		inst_health_store_master(&t, s, &h);
-		inst_count_attempt(&t, s, true);
+		inst_count_attempt(&t, s % 2, s, true);
 		brk_force_open(inst_breaker(&t, s), T0);
 	}
 	inst_reset_master(&t, 2);
@@ -360,7 +381,7 @@ static void test_reset(void)
 	CHECK(!inst_is_up(&t, 3));
 	brk_read(inst_breaker(&t, 3), &many, &v);
 	CHECK_INT(v.state, BRK_OPEN);
-	inst_counts(&t, 1, &a, &f);
+	inst_counts(&t, 1, t.n_workers, &a, &f);
 	CHECK_INT(a, 1);
 	CHECK_INT(f, 1);
 }

@@ -230,8 +230,8 @@ static void test_map_read_only(void)
 	CHECK_INT(maps_perms(rw.base, perms), 0);
 	CHECK(perms[0] == 'r' && perms[1] == 'w' && perms[3] == 's');
 	CHECK_INT(shm_tables_attach(&wt, &rw, 0), 0);
-	inst_count_attempt(&wt.inst, 9, true);
-	inst_counts(&mt.inst, 9, &attempts, &failures);
+	inst_count_attempt(&wt.inst, 0, 9, true);
+	inst_counts(&mt.inst, 9, 1, &attempts, &failures);
 	CHECK_INT(attempts, 1);
 	CHECK_INT(failures, 1);
 
