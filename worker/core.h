@@ -143,6 +143,7 @@ struct worker {
 	uint64_t generation;		/* config generation */
 	struct io_uring ring;
 	uint64_t now_ms;	/* monotonic, read once per loop turn */
+	uint64_t now_us;	/* the same reading in µs (GCRA needs the precision) */
 
 	/* Provided buffers for every recv; returned ones are published before
 	 * each submit (wk_submit()). */

@@ -279,7 +279,8 @@ static void loop_turn(struct worker *w)
 	int ret = io_uring_submit_and_wait_timeout(&w->ring, &cqe, 1, &ts, NULL);
 	if (ret < 0 && ret != -ETIME && ret != -EINTR)
 		log_error("io_uring_submit_and_wait_timeout: %s", strerror(-ret));
-	w->now_ms = clock_mono_ms();
+	w->now_us = clock_mono_ns() / 1000u;
+	w->now_ms = w->now_us / 1000u;
 	services_sync(w);
 	io_uring_for_each_cqe(&w->ring, head, cqe) {
 		dispatch(w, cqe);

@@ -198,7 +198,8 @@ int worker_run(const struct worker_args *args)
 	w->seg = args->seg;
 	w->listen_fds = args->listen_fds;
 	w->n_listen_fds = args->n_listen_fds;
-	w->now_ms = clock_mono_ms();
+	w->now_us = clock_mono_ns() / 1000u;
+	w->now_ms = w->now_us / 1000u;
 	timer_wheel_init(&w->timers, w->now_ms);
 	if (getrandom(w->rng, sizeof(w->rng), 0) != sizeof(w->rng) || (w->rng[0] | w->rng[1]) == 0) {
 		w->rng[0] = clock_mono_ns() ^ ((uint64_t)getpid() << 32);
