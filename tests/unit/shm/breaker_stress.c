@@ -10,19 +10,17 @@
  *  (c) children killed by SIGKILL while holding probes: releasing the
  *      counts they recorded (as the master will) frees exactly those slots.
  * alarm() fails the whole test if anything hangs. */
-#include <errno.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdlib.h>
-#include <string.h>
 #include <sys/mman.h>
-#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "shm/breaker.h"
 #include "tests/unit/check.h"
+#include "tests/unit/shm/stress.h"
 
 #define NPROC		8
 #define ALARM_S		20		/* the test takes well under a second */
@@ -39,8 +37,7 @@
  * their own cache lines so the stress is on the breaker, not false sharing. */
 struct stress_sh {
 	_Alignas(64) struct brk_sh brk;
-	_Alignas(64) _Atomic unsigned bar_count;	/* processes arrived at the barrier */
-	_Atomic unsigned bar_gen;			/* barrier generation */
+	_Alignas(64) struct stress_barrier bar;	/* all NPROC processes */
 	_Atomic unsigned failed;			/* set by the first process to fail */
 	_Alignas(64) _Atomic unsigned trips;		/* (a): BRK_EV_TRIPPED this round */
 	_Alignas(64) _Atomic uint32_t clock;		/* (b): the shared now, ms */
@@ -51,86 +48,17 @@ struct stress_sh {
 	_Atomic unsigned held[NPROC];			/* (c): probe tickets per child */
 };
 
-static cpu_set_t start_mask;
-
-/* The <i>-th CPU of the inherited mask, round-robin; -1 for an empty mask. */
-static int nth_cpu(unsigned i)
-{
-	int n = CPU_COUNT(&start_mask);
-
-	if (n == 0)
-		return -1;
-	i %= (unsigned)n;
-	for (int cpu = 0; cpu < CPU_SETSIZE; cpu++)
-		if (CPU_ISSET(cpu, &start_mask) && i-- == 0)
-			return cpu;
-	return -1;
-}
-
-static void pin(unsigned i)
-{
-	int cpu = nth_cpu(i);
-	cpu_set_t one;
-
-	if (cpu < 0)
-		return;
-	CPU_ZERO(&one);
-	CPU_SET(cpu, &one);
-	if (sched_setaffinity(0, sizeof(one), &one) < 0)
-		fprintf(stderr, "sched_setaffinity(CPU %d) failed: %s; running unpinned\n", cpu,
-			strerror(errno));
-}
-
-static void on_alarm(int sig)
-{
-	static const char msg[] = "breaker_stress: timed out\n";
-
-	(void)sig;
-	(void)!write(STDERR_FILENO, msg, sizeof(msg) - 1);
-	_exit(T_EXIT_FAIL);	/* the children follow through PR_SET_PDEATHSIG */
-}
-
 /* First mismatch: say what, with both values, and make everyone stop. */
 static void fail(struct stress_sh *s, unsigned me, const char *what, long long got, long long want)
 {
-	fprintf(stderr, "process %u: %s: got %lld, want %lld\n", me, what, got, want);
-	/* Relaxed: a flag polled in the barrier; nothing is published with it. */
-	atomic_store_explicit(&s->failed, 1, memory_order_relaxed);
-	_exit(T_EXIT_FAIL);
+	stress_fail(&s->failed, "process %u: %s: got %lld, want %lld\n", me, what, got, want);
 }
 
-/* All NPROC processes wait here for each other (sense by generation). */
+/* All NPROC processes wait here for each other; a failed one stops us. */
 static void barrier_wait(struct stress_sh *s)
 {
-	/* Acquire: pairs with the release store of the last arriver; read
-	 * before arriving, so the generation cannot move under us. */
-	unsigned gen = atomic_load_explicit(&s->bar_gen, memory_order_acquire);
-
-	/* Acq_rel: each arrival publishes what its process did before it. */
-	if (atomic_fetch_add_explicit(&s->bar_count, 1, memory_order_acq_rel) == NPROC - 1) {
-		/* Relaxed: ordered before the release below; nobody arrives
-		 * again before seeing the new generation. */
-		atomic_store_explicit(&s->bar_count, 0, memory_order_relaxed);
-		/* Release: everything every process did before arriving (the
-		 * count's RMW chain carries it to us) is visible past the barrier. */
-		atomic_store_explicit(&s->bar_gen, gen + 1, memory_order_release);
-		return;
-	}
-	/* Acquire: pairs with the release store above. */
-	while (atomic_load_explicit(&s->bar_gen, memory_order_acquire) == gen) {
-		/* Relaxed: only a stop flag. */
-		if (atomic_load_explicit(&s->failed, memory_order_relaxed))
-			_exit(T_EXIT_FAIL);
-		sched_yield();		/* 8 processes on maybe 2 CPUs */
-	}
-}
-
-static uint64_t rnd(uint64_t *x)
-{
-	*x ^= *x >> 12;
-	*x ^= *x << 25;
-	*x ^= *x >> 27;
-	return *x * UINT64_C(2685821657736338717);
+	if (stress_barrier_wait(&s->bar, NPROC, &s->failed) < 0)
+		_exit(T_EXIT_FAIL);
 }
 
 /* Fork NPROC children running <fn>; 0 when all exited 0. */
@@ -140,27 +68,15 @@ static int run_children(struct stress_sh *s, void (*fn)(struct stress_sh *, unsi
 	int rc = 0;
 
 	for (unsigned i = 0; i < NPROC; i++) {
-		pids[i] = fork();
-		if (pids[i] < 0) {
-			perror("fork() failed");
-			exit(T_EXIT_FAIL);
-		}
+		pids[i] = stress_fork(i);
 		if (pids[i] == 0) {
-			prctl(PR_SET_PDEATHSIG, SIGKILL);
-			if (getppid() == 1)
-				_exit(T_EXIT_FAIL);	/* the parent died already */
-			pin(i);
 			fn(s, i);
 			_exit(T_EXIT_PASS);
 		}
 	}
-	for (unsigned i = 0; i < NPROC; i++) {
-		int status;
-
-		if (waitpid(pids[i], &status, 0) < 0 || !WIFEXITED(status) ||
-		    WEXITSTATUS(status) != 0)
+	for (unsigned i = 0; i < NPROC; i++)
+		if (stress_reap(pids[i], NULL) < 0)
 			rc = -1;
-	}
 	return rc;
 }
 
@@ -255,7 +171,7 @@ static void hold_probe(struct stress_sh *s, unsigned me, uint64_t *x)
 {
 	/* Seq_cst: one total order with the other holders' RMWs. */
 	unsigned out = atomic_fetch_add_explicit(&s->probes_out, 1, memory_order_seq_cst) + 1;
-	uint64_t r = rnd(x);
+	uint64_t r = stress_rnd(x);
 
 	if (out > B_CAP)
 		fail(s, me, "probe tickets outstanding", out, B_CAP);
@@ -291,7 +207,8 @@ static void phase_probes(struct stress_sh *s, unsigned me)
 		if (t == BRK_PROBE)
 			hold_probe(s, me, &x);
 		else if (t == BRK_PASS)
-			count_event(s, brk_report(&s->brk, &probe_policy, BRK_PASS, rnd(&x) & 1, now));
+			count_event(s, brk_report(&s->brk, &probe_policy, BRK_PASS,
+						  stress_rnd(&x) & 1, now));
 	}
 }
 
@@ -371,19 +288,10 @@ static void check_regrant(struct stress_sh *s, unsigned n)
 
 static pid_t spawn_holder(struct stress_sh *s, unsigned i)
 {
-	pid_t pid = fork();
+	pid_t pid = stress_fork(i);
 
-	if (pid < 0) {
-		perror("fork() failed");
-		exit(T_EXIT_FAIL);
-	}
-	if (pid == 0) {
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		if (getppid() == 1)
-			_exit(T_EXIT_FAIL);
-		pin(i);
+	if (pid == 0)
 		phase_hold(s, i);
-	}
 	return pid;
 }
 
@@ -426,10 +334,8 @@ int main(void)
 {
 	struct stress_sh *s;
 
-	if (sched_getaffinity(0, sizeof(start_mask), &start_mask) < 0)
-		CPU_ZERO(&start_mask);
-	signal(SIGALRM, on_alarm);
-	alarm(ALARM_S);
+	(void)stress_mask_init();	/* unreadable: the mask is empty, nobody is pinned */
+	stress_alarm("breaker_stress: timed out", ALARM_S);
 	s = mmap(NULL, sizeof(*s), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (s == MAP_FAILED) {
 		perror("mmap() failed");

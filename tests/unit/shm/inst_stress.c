@@ -31,7 +31,6 @@
  * Runs in about two seconds on 2 CPUs; every loop is bounded except the
  * victims', which the parent kills, and alarm() fails the test if
  * anything hangs. Nothing is timed. */
-#include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
 #include <signal.h>
@@ -41,12 +40,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "shm/inst.h"
 #include "tests/unit/check.h"
+#include "tests/unit/shm/stress.h"
 
 #define NPROC		8u	/* worker processes, ids 0..NPROC-1 */
 #define N_IDS		16u	/* rows in the table: NPROC..N_IDS-1 stay unused */
@@ -89,8 +88,7 @@ struct b_proc {
 } __attribute__((aligned(64)));
 
 struct stress_sh {
-	_Alignas(64) _Atomic unsigned bar_count;	/* processes arrived at the barrier */
-	_Atomic unsigned bar_gen;			/* barrier generation */
+	_Alignas(64) struct stress_barrier bar;	/* the processes of a phase */
 	_Atomic unsigned failed;			/* set by the first process to fail */
 	_Alignas(64) _Atomic unsigned done;		/* (a) workers through this round */
 	_Atomic uint64_t sums_checked;			/* (a) reader's bound checks */
@@ -102,92 +100,25 @@ struct stress_sh {
 
 static struct stress_sh *s;
 static struct inst_table tab;
-static cpu_set_t start_mask;
-
-/* The <i>-th CPU of the inherited mask, round-robin; -1 for an empty mask. */
-static int nth_cpu(unsigned i)
-{
-	int n = CPU_COUNT(&start_mask);
-
-	if (n == 0)
-		return -1;
-	i %= (unsigned)n;
-	for (int cpu = 0; cpu < CPU_SETSIZE; cpu++)
-		if (CPU_ISSET(cpu, &start_mask) && i-- == 0)
-			return cpu;
-	return -1;
-}
-
-static void pin(unsigned i)
-{
-	int cpu = nth_cpu(i);
-	cpu_set_t one;
-
-	if (cpu < 0)
-		return;
-	CPU_ZERO(&one);
-	CPU_SET(cpu, &one);
-	if (sched_setaffinity(0, sizeof(one), &one) < 0)
-		fprintf(stderr, "sched_setaffinity(CPU %d) failed: %s; running unpinned\n", cpu,
-			strerror(errno));
-}
-
-static void on_alarm(int sig)
-{
-	static const char msg[] = "inst_stress: timed out\n";
-
-	(void)sig;
-	(void)!write(STDERR_FILENO, msg, sizeof(msg) - 1);
-	_exit(T_EXIT_FAIL);	/* the children follow through PR_SET_PDEATHSIG */
-}
 
 static bool stopped(void)
 {
-	/* Relaxed: a stop flag; nothing is published with it. */
-	return atomic_load_explicit(&s->failed, memory_order_relaxed) != 0;
+	return stress_stopped(&s->failed);
 }
 
 /* First mismatch in a child: say what, with both values, and stop everyone. */
 static void fail(const char *who, unsigned me, const char *what, unsigned slot, long long got,
 		 long long want)
 {
-	fprintf(stderr, "%s %u: %s, slot %u: got %lld, want %lld\n", who, me, what, slot, got, want);
-	/* Relaxed: as in stopped(). */
-	atomic_store_explicit(&s->failed, 1, memory_order_relaxed);
-	_exit(T_EXIT_FAIL);
+	stress_fail(&s->failed, "%s %u: %s, slot %u: got %lld, want %lld\n", who, me, what, slot,
+		    got, want);
 }
 
-/* All <parties> processes wait here for each other (sense by generation). */
+/* All <parties> processes wait here for each other; a failed one stops us. */
 static void barrier_wait(unsigned parties)
 {
-	/* Acquire: pairs with the release store of the last arriver; read
-	 * before arriving, so the generation cannot move under us. */
-	unsigned gen = atomic_load_explicit(&s->bar_gen, memory_order_acquire);
-
-	/* Acq_rel: each arrival publishes what its process did before it. */
-	if (atomic_fetch_add_explicit(&s->bar_count, 1, memory_order_acq_rel) == parties - 1) {
-		/* Relaxed: ordered before the release below; nobody arrives
-		 * again before seeing the new generation. */
-		atomic_store_explicit(&s->bar_count, 0, memory_order_relaxed);
-		/* Release: everything every process did before arriving (the
-		 * count's RMW chain carries it to us) is visible past the barrier. */
-		atomic_store_explicit(&s->bar_gen, gen + 1, memory_order_release);
-		return;
-	}
-	/* Acquire: pairs with the release store above. */
-	while (atomic_load_explicit(&s->bar_gen, memory_order_acquire) == gen) {
-		if (stopped())
-			_exit(T_EXIT_FAIL);
-		sched_yield();		/* 9 processes on maybe 2 CPUs */
-	}
-}
-
-static uint64_t rnd(uint64_t *x)
-{
-	*x ^= *x >> 12;
-	*x ^= *x << 25;
-	*x ^= *x >> 27;
-	return *x * UINT64_C(2685821657736338717);
+	if (stress_barrier_wait(&s->bar, parties, &s->failed) < 0)
+		_exit(T_EXIT_FAIL);
 }
 
 /* A single-writer counter: relaxed load and store, as the rows are. */
@@ -197,33 +128,16 @@ static void bump(_Atomic uint64_t *c)
 			      memory_order_relaxed);
 }
 
+/* Process <i> running <fn>(<i>), pinned, dying with us. */
 static pid_t spawn(unsigned i, void (*fn)(unsigned))
 {
-	pid_t pid = fork();
+	pid_t pid = stress_fork(i);
 
-	if (pid < 0) {
-		perror("fork() failed");
-		exit(T_EXIT_FAIL);
-	}
 	if (pid == 0) {
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		if (getppid() == 1)
-			_exit(T_EXIT_FAIL);	/* the parent died already */
-		pin(i);
 		fn(i);
 		_exit(T_EXIT_PASS);
 	}
 	return pid;
-}
-
-/* 0 when <pid> exited 0. */
-static int reap(pid_t pid)
-{
-	int status;
-
-	if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
-		return -1;
-	return 0;
 }
 
 /* ---- (a) in-flight sums ---- */
@@ -325,7 +239,7 @@ static void a_worker(unsigned me)
 	for (unsigned r = 0; r < A_ROUNDS; r++) {
 		barrier_wait(NPROC + 1);
 		for (unsigned i = 0; i < A_ITERS; i++) {
-			uint64_t v = rnd(&x);
+			uint64_t v = stress_rnd(&x);
 			unsigned slot = (unsigned)(v % SLOTS);
 			/* Lean towards taking early on, towards giving later. */
 			bool want_take = (v >> 16) % A_ROUNDS >= r;
@@ -392,7 +306,7 @@ static void phase_sums(void)
 	for (unsigned i = 0; i <= NPROC; i++)
 		pids[i] = spawn(i, a_process);
 	for (unsigned i = 0; i <= NPROC; i++)
-		rc |= reap(pids[i]);
+		rc |= stress_reap(pids[i], NULL);
 	CHECK_INT(rc, 0);
 	if (rc)
 		return;
@@ -451,7 +365,7 @@ static void probe_give(unsigned me, unsigned slot, unsigned held[SLOTS])
 
 static void b_step(unsigned me, uint64_t *x, unsigned held[SLOTS], unsigned infl[SLOTS])
 {
-	uint64_t v = rnd(x);
+	uint64_t v = stress_rnd(x);
 	unsigned slot = (unsigned)(v % SLOTS);
 
 	switch ((v >> 8) % 4) {
@@ -621,7 +535,7 @@ static uint32_t pick_victims(uint64_t *x)
 	uint32_t mask = 0;
 
 	while ((unsigned)__builtin_popcount(mask) < NPROC / 2)
-		mask |= 1u << (rnd(x) % NPROC);
+		mask |= 1u << (stress_rnd(x) % NPROC);
 	return mask;
 }
 
@@ -641,7 +555,7 @@ static void b_round(uint64_t *x, unsigned *in_window, unsigned *leaked)
 	for (unsigned i = 0; i < NPROC; i++)
 		order[i] = i;
 	for (unsigned i = NPROC - 1; i > 0; i--) {
-		unsigned j = (unsigned)(rnd(x) % (i + 1)), t = order[i];
+		unsigned j = (unsigned)(stress_rnd(x) % (i + 1)), t = order[i];
 
 		order[i] = order[j];
 		order[j] = t;
@@ -651,7 +565,7 @@ static void b_round(uint64_t *x, unsigned *in_window, unsigned *leaked)
 
 		if (!(victim_mask & (1u << v)))
 			continue;
-		pend = kill_and_repair(pids[v], v, 1 + rnd(x) % B_KILL_MAX_OPS);
+		pend = kill_and_repair(pids[v], v, 1 + stress_rnd(x) % B_KILL_MAX_OPS);
 		pids[v] = 0;
 		if (pend) {
 			CHECK(pend <= SLOTS);
@@ -669,7 +583,7 @@ static void b_round(uint64_t *x, unsigned *in_window, unsigned *leaked)
 	close(release_pipe[1]);			/* the survivors give everything back */
 	for (unsigned w = 0; w < NPROC; w++)
 		if (pids[w])
-			rc |= reap(pids[w]);
+			rc |= stress_reap(pids[w], NULL);
 	close(release_pipe[0]);
 	CHECK_INT(rc, 0);
 	/* Everything given back: exactly the leak is left, nothing in flight;
@@ -703,10 +617,8 @@ int main(void)
 	size_t size = inst_region_size(SLOTS, N_IDS);
 	void *mem;
 
-	if (sched_getaffinity(0, sizeof(start_mask), &start_mask) < 0)
-		CPU_ZERO(&start_mask);
-	signal(SIGALRM, on_alarm);
-	alarm(ALARM_S);
+	(void)stress_mask_init();	/* unreadable: the mask is empty, nobody is pinned */
+	stress_alarm("inst_stress: timed out", ALARM_S);
 	s = mmap(NULL, sizeof(*s), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	mem = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (s == MAP_FAILED || mem == MAP_FAILED) {

@@ -41,6 +41,7 @@
 
 #include "shm/registry.h"
 #include "tests/unit/check.h"
+#include "tests/unit/shm/stress.h"
 
 #define N_READERS	8u
 #define N_BUFFERS	4u
@@ -461,24 +462,6 @@ static int copier_main(const struct ctx *c)
 	return 0;
 }
 
-/* Pin the calling process to the <i>-th CPU (round-robin) of the mask it
- * inherited, so `taskset` confines the test like it confines gatewayd. */
-static void pin(unsigned i)
-{
-	cpu_set_t mask, one;
-	int n, cpu;
-
-	if (sched_getaffinity(0, sizeof(mask), &mask) < 0 || (n = CPU_COUNT(&mask)) == 0)
-		return;
-	i %= (unsigned)n;
-	for (cpu = 0; cpu < CPU_SETSIZE; cpu++)
-		if (CPU_ISSET(cpu, &mask) && i-- == 0)
-			break;
-	CPU_ZERO(&one);
-	CPU_SET(cpu, &one);
-	sched_setaffinity(0, sizeof(one), &one);
-}
-
 static pid_t spawn(int (*fn)(const struct ctx *), const struct ctx *c, unsigned cpu_index)
 {
 	pid_t pid = fork();
@@ -486,7 +469,7 @@ static pid_t spawn(int (*fn)(const struct ctx *), const struct ctx *c, unsigned 
 	if (pid != 0)
 		return pid;
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
-	pin(cpu_index);
+	(void)stress_pin(cpu_index);	/* if that fails, the child runs unpinned */
 	_exit(fn(c));
 }
 
@@ -521,13 +504,6 @@ static void *region_new(struct ctx *c, struct reg_table *r, uint32_t n_buffers)
 	return mem;
 }
 
-static int n_cpus(void)
-{
-	cpu_set_t mask;
-
-	return sched_getaffinity(0, sizeof(mask), &mask) < 0 ? 1 : CPU_COUNT(&mask);
-}
-
 static void report_phase1(const struct ctl_sh *ctl, const struct reg_table *r)
 {
 	const struct result_sh *w = &ctl->res[RES_WRITER], *cp = &ctl->res[RES_COPIER];
@@ -554,7 +530,7 @@ static void report_phase1(const struct ctl_sh *ctl, const struct reg_table *r)
 	/* Readers hold the writer up only when they run beside it: on one
 	 * CPU they all hold the generation that was current when the writer
 	 * last ran. Phase 2 checks -EAGAIN deterministically either way. */
-	if (n_cpus() > 1)
+	if (stress_cpus() > 1)
 		CHECK(w->busy > 0);
 	CHECK(cp->copies_ok > 0);
 	for (unsigned i = 0; i < REG_READERS_MAX; i++)
@@ -678,22 +654,13 @@ static void phase2(struct ctl_sh *ctl)
 	close(c.fd);
 }
 
-static void on_alarm(int sig)
-{
-	static const char msg[] = "registry_stress: timed out\n";
-
-	(void)sig;
-	(void)!write(2, msg, sizeof(msg) - 1);
-	_exit(T_EXIT_FAIL);
-}
-
 int main(void)
 {
 	struct ctl_sh *ctl = mmap(NULL, sizeof(*ctl), PROT_READ | PROT_WRITE,
 				  MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 
-	signal(SIGALRM, on_alarm);
-	alarm(ALARM_S);
+	(void)stress_mask_init();	/* unreadable: the mask is empty, nobody is pinned */
+	stress_alarm("registry_stress: timed out", ALARM_S);
 	if (ctl == MAP_FAILED)
 		return T_EXIT_FAIL;
 	phase1(ctl);

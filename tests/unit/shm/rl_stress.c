@@ -42,6 +42,7 @@
 
 #include "shm/rl.h"
 #include "tests/unit/check.h"
+#include "tests/unit/shm/stress.h"
 
 #define NPROC		8u
 #define STRESS_ALARM_S	30	/* the whole test, and each child */
@@ -84,16 +85,11 @@ struct rec {
 	uint32_t admit;
 };
 
-struct barrier {
-	_Atomic uint32_t count;
-	_Atomic uint32_t gen;
-};
-
 /* Everything the processes share besides the table. Plain fields are
  * written by one process and read by the parent after waitpid(). */
 struct shared {
-	struct barrier bar;
-	_Atomic uint32_t abort;		/* a child failed: everyone stops */
+	struct stress_barrier bar;
+	_Atomic unsigned abort;		/* a child failed: everyone stops */
 	_Atomic uint32_t stop;		/* (c) the clock has stopped */
 	_Atomic uint32_t started;	/* (d) the child is inserting */
 	_Atomic uint64_t clock;		/* (c) logical now, µs */
@@ -110,9 +106,7 @@ static struct shared *sh;
 static struct rl_table tab;
 static void *tab_mem;
 static uint32_t tab_buckets;
-static int cpus[CPU_SETSIZE];
 static struct rec gbuf[NPROC * REC_CAP];	/* one key's records, for replay() */
-static int n_cpus;
 
 static const struct rl_rule a_rule = { T_HUGE, A_BURST };
 static const struct rl_rule b_rule = { T_HUGE, B_BURST };
@@ -120,16 +114,6 @@ static const struct rl_rule churn_rule = { 50, 2 };	/* idle within 100 µs */
 static const struct rl_rule c_rules[C_KEYS] = { { 100, 5 }, { 37, 50 }, { 1000, 1 } };
 static const uint64_t c_keys[C_KEYS] = { 0x1111, 0x2222, 0x3333 };
 static uint64_t b_keys[B_KEYS];
-
-static void on_alarm(int sig)
-{
-	static const char msg[] = "rl_stress: timed out (alarm)\n";
-
-	(void)sig;
-	if (write(2, msg, sizeof(msg) - 1) < 0)
-		_exit(T_EXIT_FAIL);
-	_exit(T_EXIT_FAIL);
-}
 
 static uint64_t mono_us(void)
 {
@@ -149,49 +133,27 @@ static uint64_t splitmix(uint64_t x)
 
 static bool aborted(void)
 {
-	/* Relaxed: a stop hint; a late view costs one more iteration. */
-	return atomic_load_explicit(&sh->abort, memory_order_relaxed) != 0;
+	return stress_stopped(&sh->abort);
 }
 
 static void fail_all(void)
 {
-	/* Relaxed: see aborted(). */
-	atomic_store_explicit(&sh->abort, 1, memory_order_relaxed);
+	stress_stop(&sh->abort);
 }
 
-/* Wait until <parties> processes arrived; -1 if the test was aborted. */
-static int barrier_wait(struct barrier *b, uint32_t parties)
+/* Wait until all NPROC processes arrived; -1 if the test was aborted. */
+static int barrier_wait(void)
 {
-	/* Acquire: pairs with the release store of gen below, so a process
-	 * leaving the previous round sees that round complete. */
-	uint32_t gen = atomic_load_explicit(&b->gen, memory_order_acquire);
-
-	/* Acq_rel: the last arriver must see everyone's writes before it
-	 * releases them all through gen. */
-	if (atomic_fetch_add_explicit(&b->count, 1, memory_order_acq_rel) + 1 == parties) {
-		/* Relaxed: published by the release store of gen. */
-		atomic_store_explicit(&b->count, 0, memory_order_relaxed);
-		/* Release: pairs with the acquire loads of gen by the waiters. */
-		atomic_store_explicit(&b->gen, gen + 1, memory_order_release);
-		return 0;
-	}
-	/* Acquire: pairs with the release store of gen above. */
-	while (atomic_load_explicit(&b->gen, memory_order_acquire) == gen) {
-		if (aborted())
-			return -1;
-		sched_yield();
-	}
-	return 0;
+	return stress_barrier_wait(&sh->bar, NPROC, &sh->abort) < 0 ? -1 : 0;
 }
 
+/* Pin child <id> round-robin in the inherited mask; it must work. */
 static void pin(unsigned id)
 {
-	cpu_set_t set;
+	int err = stress_pin(id);
 
-	CPU_ZERO(&set);
-	CPU_SET(cpus[id % (unsigned)n_cpus], &set);
-	if (sched_setaffinity(0, sizeof(set), &set) != 0) {
-		perror("sched_setaffinity");
+	if (err < 0) {
+		fprintf(stderr, "sched_setaffinity: %s\n", strerror(-err));
 		_exit(T_EXIT_FAIL);
 	}
 }
@@ -237,9 +199,9 @@ static int run_children(int (*fn)(unsigned id))
 		}
 	}
 	for (unsigned i = 0; i < NPROC; i++) {
-		int st;
+		int st = 0;
 
-		if (waitpid(pids[i], &st, 0) < 0 || !WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+		if (stress_reap(pids[i], &st) < 0) {
 			fprintf(stderr, "child %u failed (status 0x%x)\n", i, st);
 			failed = 1;
 		}
@@ -339,7 +301,7 @@ static int a_child(unsigned id)
 	struct rl_table t = child_table(id);
 	uint64_t admits = 0, rejects = 0;
 
-	if (barrier_wait(&sh->bar, NPROC) < 0)
+	if (barrier_wait() < 0)
 		return 1;
 	for (uint64_t it = 0; it < MAX_ITERS && !aborted(); it++) {
 		uint64_t now = mono_us();
@@ -458,7 +420,7 @@ static int b_child(unsigned id)
 	struct rl_table t = child_table(id);
 	unsigned done = 0;
 
-	if (barrier_wait(&sh->bar, NPROC) < 0)
+	if (barrier_wait() < 0)
 		return 1;
 	for (uint64_t it = 0; it < MAX_ITERS && !aborted(); it++) {
 		uint64_t churn = splitmix((uint64_t)id << 40 | it) | 1ull << 63;
@@ -584,7 +546,7 @@ static int c_free_child(unsigned id)
 {
 	struct rl_table t = child_table(id);
 
-	if (barrier_wait(&sh->bar, NPROC) < 0)
+	if (barrier_wait() < 0)
 		return 1;
 	if (id == 0) {
 		c_advance();
@@ -683,7 +645,7 @@ static int phase_lead(void)
 		/* Relaxed, both: the barrier below publishes them. */
 		atomic_store_explicit(&sh->clock, now, memory_order_relaxed);
 		atomic_store_explicit(&sh->active, active, memory_order_relaxed);
-		if (barrier_wait(&sh->bar, NPROC) < 0 || barrier_wait(&sh->bar, NPROC) < 0)
+		if (barrier_wait() < 0 || barrier_wait() < 0)
 			return 1;
 		if (phase_compare(ph, now, active, want) < 0)
 			return 1;
@@ -695,12 +657,12 @@ static int phase_child(unsigned id)
 {
 	struct rl_table t = child_table(id);
 
-	if (barrier_wait(&sh->bar, NPROC) < 0)
+	if (barrier_wait() < 0)
 		return 1;
 	if (id == 0)
 		return phase_lead();
 	for (unsigned ph = 0; ph < plan->phases; ph++) {
-		if (barrier_wait(&sh->bar, NPROC) < 0)
+		if (barrier_wait() < 0)
 			return 1;
 		/* Relaxed: published by the barrier. */
 		uint64_t active = atomic_load_explicit(&sh->active, memory_order_relaxed);
@@ -718,7 +680,7 @@ static int phase_child(unsigned id)
 			atomic_fetch_add_explicit(&sh->phase_admits[ki], (uint64_t)n,
 						  memory_order_relaxed);
 		}
-		if (barrier_wait(&sh->bar, NPROC) < 0)
+		if (barrier_wait() < 0)
 			return 1;
 	}
 	return 0;
@@ -937,15 +899,12 @@ static int test_kill(void)
 
 static void cpus_init(void)
 {
-	cpu_set_t set;
+	int err = stress_mask_init();
 
-	if (sched_getaffinity(0, sizeof(set), &set) != 0) {
-		perror("sched_getaffinity");
+	if (err < 0) {
+		fprintf(stderr, "sched_getaffinity: %s\n", strerror(-err));
 		exit(T_EXIT_FAIL);
 	}
-	for (int c = 0; c < CPU_SETSIZE; c++)
-		if (CPU_ISSET(c, &set))
-			cpus[n_cpus++] = c;
 }
 
 /* Run <fn> and say how long it took (information only: nothing is
@@ -964,8 +923,7 @@ int main(void)
 	uint64_t t0 = mono_us();
 	int bad = 0;
 
-	signal(SIGALRM, on_alarm);
-	alarm(STRESS_ALARM_S);
+	stress_alarm("rl_stress: timed out (alarm)", STRESS_ALARM_S);
 	cpus_init();
 	sh = mmap(NULL, sizeof(*sh), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (sh == MAP_FAILED) {
@@ -977,7 +935,7 @@ int main(void)
 	bad |= !bad && timed("(c)", test_clock) < 0;
 	bad |= !bad && timed("(d)", test_kill) < 0;
 	printf("%s in %" PRIu64 " ms on %d CPUs\n", bad ? "FAILED" : "passed",
-	       (mono_us() - t0) / 1000, n_cpus);
+	       (mono_us() - t0) / 1000, stress_cpus());
 	check_failures += bad;
 	return CHECK_EXIT();
 }
