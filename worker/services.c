@@ -72,12 +72,34 @@ static struct balancer *balancer_for(struct worker *w, const struct gw_service_c
 	return b;
 }
 
+/* Does the snapshot's <rs> hold exactly the instances <svc> has? Then the
+ * balancer keeps its state (round-robin position, hash ring) instead of
+ * being rebuilt because another service changed. */
+static bool service_same(const struct wservice *svc, const struct reg_view *v,
+			 const struct reg_service *rs)
+{
+	uint32_t n = rs ? rs->n : 0;
+
+	if (n != svc->n)
+		return false;
+	for (uint32_t i = 0; i < n; i++) {
+		struct winst in;
+
+		copy_instance(&in, &v->instances[rs->first + i]);
+		if (memcmp(&in, &svc->inst[i], sizeof(in)) != 0)
+			return false;
+	}
+	return true;
+}
+
 static int service_build(struct worker *w, size_t s, const struct reg_view *v)
 {
 	const struct gw_service_conf *conf = &w->cfg->services[s];
 	const struct reg_service *rs = reg_service_find(v, conf->name);
 	struct wservice next = { .brk = w->services[s].brk, .w = w };
 
+	if (service_same(&w->services[s], v, rs))
+		return 0;
 	if (rs && rs->n > 0) {
 		next.inst = calloc(rs->n, sizeof(*next.inst));
 		if (!next.inst)
