@@ -187,6 +187,7 @@ static int master_state_open(struct master *m)
 
 static void master_state_close(struct master *m)
 {
+	/* Only when startup failed before the ring: no check was armed yet. */
 	if (m->health)
 		health_free(m);
 	mreg_free(m->reg);
@@ -204,10 +205,14 @@ static int master_services_open(struct master *m)
 	return 0;
 }
 
+/* Before the ring goes: closing a health check or a client cancels its
+ * armed poll through the ring. */
 static void master_services_close(struct master *m)
 {
 	admin_close(m);
 	control_close(m);
+	if (m->health)
+		health_free(m);
 }
 
 static void master_free(struct master *m)
