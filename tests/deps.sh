@@ -5,7 +5,7 @@ set -euo pipefail
 
 packages=(
 	gcc meson ninja-build pkg-config
-	liburing-dev libinih-dev libpcre2-dev libsodium-dev libjansson-dev
+	liburing-dev libinih-dev libpcre2-dev libsodium-dev libjansson-dev libssl-dev
 	python3 curl iproute2 procps
 	clang libclang-rt-14-dev
 )
