@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <sys/socket.h>
 
+#include "lib/cidr.h"
 #include "lib/log.h"
 
 struct pcre2_real_code_8;	/* pcre2_code, kept opaque here */
@@ -178,6 +179,22 @@ struct gw_rate_limit_conf {
 	int line;
 };
 
+/* One access-list entry: a prefix of "allow = ..." or "deny = ...". */
+struct gw_acl_entry {
+	struct cidr prefix;		/* host bits zero; mapped IPv6 folded to IPv4 */
+	bool deny;
+	int line;
+};
+
+/* An access list: the longest prefix covering the client decides; when
+ * none does, the client is denied if has_allow, else allowed. An empty
+ * list (n == 0) admits everyone. */
+struct gw_acl_conf {
+	struct gw_acl_entry *entries;	/* in file order, no prefix twice */
+	size_t n;
+	bool has_allow;			/* some entry allows */
+};
+
 struct gw_route_conf {
 	char *name;
 	enum gw_path_kind path_kind;
@@ -202,6 +219,7 @@ struct gw_route_conf {
 	struct gw_rate_limit_conf *rate_limits;	/* every one must admit */
 	size_t n_rate_limits;
 	struct gw_retry_conf retry;	/* line 0: use the service's */
+	struct gw_acl_conf acl;		/* allow/deny; applies after cfg->access */
 	int line;
 };
 
@@ -227,6 +245,11 @@ struct gw_config {
 	bool admin_enabled;		/* false for admin_listen = off */
 	char *admin_token;		/* bearer token for registry writes; NULL = none
 					 * (registry writes are then refused) */
+
+	/* [access] */
+	struct gw_acl_conf access;	/* allow/deny for every request */
+	struct gw_acl_conf trusted_proxies;	/* peers whose X-Forwarded-For is
+						 * believed; entries never deny */
 
 	struct gw_service_conf *services;
 	size_t n_services;

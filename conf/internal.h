@@ -61,6 +61,7 @@ struct conf_parser {
 	size_t cur;			/* index of the service or route being filled */
 	int seen[CONF_MAX_KEYS];	/* line each single key was set on, 0 = unset */
 	int gateway_line;		/* first [gateway] header, 0 if none */
+	int access_line;		/* first [access] header, 0 if none */
 	int admin_line;			/* last admin_listen key, 0 if none */
 
 	/* The line reader (load.c). */
@@ -78,6 +79,7 @@ struct conf_parser {
 extern const struct conf_section conf__gateway_section;
 extern const struct conf_section conf__service_section;
 extern const struct conf_section conf__route_section;
+extern const struct conf_section conf__access_section;
 
 /* Report an error at <line> of the file being loaded (printf format). */
 void conf__error(struct conf_parser *p, int line, const char *fmt, ...)
@@ -192,6 +194,16 @@ int conf__health(struct conf_parser *p, const char *key, const char *value,
  * free); *out is untouched on failure. */
 int conf__rate_limit(struct conf_parser *p, const char *key, const char *value,
 		     struct gw_rate_limit_conf *out);
+
+/* Add the CIDRs of <value> (space-separated, at least one) to <acl> as
+ * allow or <deny> entries, reporting bad ones and a prefix the list holds
+ * already (an error with the opposite verdict, a warning with the same
+ * one) at p->line (access.c). */
+void conf__acl_add(struct conf_parser *p, const char *key, const char *value,
+		   struct gw_acl_conf *acl, bool deny);
+
+/* Free what an access list owns. */
+void conf__acl_release(struct gw_acl_conf *acl);
 
 /* The service named <name>, or NULL (first one if duplicated). */
 struct gw_service_conf *conf__service_find(struct gw_config *cfg, const char *name);

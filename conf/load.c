@@ -30,6 +30,7 @@ static const struct conf_section *const load_sections[] = {
 	&conf__gateway_section,
 	&conf__service_section,
 	&conf__route_section,
+	&conf__access_section,
 };
 
 #define LOAD_STR_(x) #x
@@ -443,6 +444,8 @@ void conf_free(struct gw_config *cfg)
 	free(cfg->services);
 	free(cfg->routes);
 	free(cfg->route_order);
+	conf__acl_release(&cfg->access);
+	conf__acl_release(&cfg->trusted_proxies);
 	free(cfg->listens);
 	free(cfg->access_log);
 	free(cfg->control_path);

@@ -1,5 +1,6 @@
 /* [route NAME] sections: which requests go to which service, how their
- * path changes on the way, and the route's rate limits and retry policy.
+ * path changes on the way, the route's rate limits and retry policy, and
+ * its own access list.
  * Regexes are compiled (and JIT-compiled when the library can) here in the
  * master, so a bad one fails the load with PCRE2's own message, and
  * workers inherit the compiled code across fork. */
@@ -32,6 +33,7 @@ void conf__route_release(struct gw_route_conf *r)
 		free(r->rate_limits[i].spec);
 	}
 	free(r->rate_limits);
+	conf__acl_release(&r->acl);
 	free(r->name);
 	free(r->path);
 	free(r->host);
@@ -371,6 +373,17 @@ static void route_retry_non_idempotent(struct conf_parser *p, const char *key, c
 	conf__retry_non_idempotent(p, key, value, &route_cur(p)->retry);
 }
 
+/* Repeatable; checked after the [access] lists (worker/access.c). */
+static void route_allow(struct conf_parser *p, const char *key, const char *value)
+{
+	conf__acl_add(p, key, value, &route_cur(p)->acl, false);
+}
+
+static void route_deny(struct conf_parser *p, const char *key, const char *value)
+{
+	conf__acl_add(p, key, value, &route_cur(p)->acl, true);
+}
+
 static const struct conf_key route_keys[] = {
 	{ "path", route_path, false },
 	{ "methods", route_methods, false },
@@ -383,6 +396,8 @@ static const struct conf_key route_keys[] = {
 	{ "rate_limit", route_rate_limit, true },
 	{ "retry", route_retry, false },
 	{ "retry_non_idempotent", route_retry_non_idempotent, false },
+	{ "allow", route_allow, true },
+	{ "deny", route_deny, true },
 };
 _Static_assert(CONF_ARRAY_SIZE(route_keys) <= CONF_MAX_KEYS, "conf_parser.seen too small");
 

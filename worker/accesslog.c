@@ -6,6 +6,8 @@
  *  "bytes_out":512,"route":"users","upstream":"127.0.0.1:9001","attempts":1,
  *  "duration_ms":1.234,"upstream_ms":0.987}
  *
+ * "client" is the client's address as the acl stage resolved it: the
+ * peer, or what a trusted proxy's X-Forwarded-For names (worker/access.c).
  * "upstream" is the instance of the last attempt; "attempts" counts them
  * (more than one after retries, 0 when no instance was picked).
  * The stage also counts the response in the worker's shared counters. */
@@ -64,7 +66,7 @@ enum stage_result stage_log(struct worker *w, struct exchange *ex)
 		"\"path\":\"%s\",\"status\":%u,\"bytes_in\":%llu,\"bytes_out\":%llu,"
 		"\"route\":\"%s\",\"upstream\":\"%s\",\"attempts\":%u,\"duration_ms\":%.3f,"
 		"\"upstream_ms\":%.3f}\n",
-		when, ex->request_id, ex->client->client.peer_ip, method, target, ex->status,
+		when, ex->request_id, ex->client_ip, method, target, ex->status,
 		(unsigned long long)ex->bytes_in, (unsigned long long)ex->bytes_out, route, upstream,
 		(unsigned)ex->attempts, ex->t_start_ns ? (double)(now - ex->t_start_ns) / 1e6 : 0.0, up_ms);
 	if (n > 0 && (size_t)n < sizeof(line))

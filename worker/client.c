@@ -29,15 +29,18 @@
 /* Bytes of pipelined requests buffered while one is being served. */
 #define PIPELINE_CAP (64u << 10)
 
+/* The peer's address as access lists and logs use it: an IPv4 client of a
+ * dual-stack listener (::ffff:a.b.c.d) is a.b.c.d. */
 static void peer_text(struct conn *c)
 {
-	struct sockaddr_storage *ss = &c->client.peer;
-	const void *addr = ss->ss_family == AF_INET6
-		? (const void *)&((struct sockaddr_in6 *)ss)->sin6_addr
-		: (const void *)&((struct sockaddr_in *)ss)->sin_addr;
+	struct cidr *a = &c->client.peer_addr;
 
-	if (!inet_ntop(ss->ss_family, addr, c->client.peer_ip, sizeof(c->client.peer_ip)))
+	if (cidr_from_sockaddr(&c->client.peer, a) < 0) {
+		memset(a, 0, sizeof(*a));
 		strcpy(c->client.peer_ip, "unknown");
+		return;
+	}
+	cidr_format(a, false, c->client.peer_ip, sizeof(c->client.peer_ip));
 }
 
 static struct exchange *slot_exchange(struct worker *w, struct conn *c)

@@ -17,6 +17,7 @@
 #include "conf/config.h"
 #include "lib/buf.h"
 #include "lib/bufring.h"
+#include "lib/cidr.h"
 #include "shm/breaker.h"
 #include "shm/tables.h"
 #include "worker/appender.h"
@@ -72,7 +73,9 @@ struct client_state {
 	enum client_phase phase;
 	struct exchange *ex;		/* never NULL while the conn is a client */
 	struct sockaddr_storage peer;
-	char peer_ip[INET6_ADDRSTRLEN];	/* text form, for logs and X-Forwarded-For */
+	struct cidr peer_addr;		/* peer's address, IPv4-mapped folded to IPv4;
+					 * family 0 when getpeername() failed */
+	char peer_ip[INET6_ADDRSTRLEN];	/* peer_addr as text, "unknown" if none */
 };
 
 struct upstream_state {
@@ -171,6 +174,14 @@ struct worker {
 	uint64_t reg_gen;		/* registry generation services[] reflects */
 	struct pool *pools;		/* per instance slot (SHM_MAX_INSTANCES) */
 	bool *usable;			/* scratch for the pick stage, SHM_MAX_INSTANCES */
+
+	/* Access lists (worker/access.c), built at start: acl[0] is [access],
+	 * acl[1 + r] route r's; a NULL set admits every client. */
+	struct wacl {
+		struct cidr_set *set;	/* tags ACCESS_ALLOW / ACCESS_DENY */
+		bool default_deny;	/* no prefix matches: deny (the list allows some) */
+	} *acl;
+	struct cidr_set *trusted;	/* trusted_proxies; NULL when none */
 
 	/* Rate-limit response headers: the constant part of rule i of route r
 	 * is rl_prefix[rl_first[r] + i] (worker/ratelimit.c). */

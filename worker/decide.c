@@ -48,16 +48,13 @@ enum stage_result stage_route(struct worker *w, struct exchange *ex)
 static struct bal_key balance_key(struct worker *w, struct exchange *ex)
 {
 	const struct gw_service_conf *svc = &w->cfg->services[ex->service];
-	const struct sockaddr_storage *peer = &ex->client->client.peer;
+	const struct cidr *client = &ex->client_addr;	/* resolved: worker/access.c */
 	struct bal_key key = { NULL, 0 };
 
 	if (svc->balance == GW_BAL_HASH_IP) {
-		if (peer->ss_family == AF_INET) {
-			key.data = &((const struct sockaddr_in *)peer)->sin_addr;
-			key.len = sizeof(struct in_addr);
-		} else if (peer->ss_family == AF_INET6) {
-			key.data = &((const struct sockaddr_in6 *)peer)->sin6_addr;
-			key.len = sizeof(struct in6_addr);
+		if (client->family == AF_INET || client->family == AF_INET6) {
+			key.data = client->addr;
+			key.len = client->family == AF_INET ? 4 : 16;
 		}
 	} else if (svc->balance == GW_BAL_HASH_HEADER && ex->hash_key_len) {
 		key.data = ex->hash_key;

@@ -2,7 +2,12 @@
  * what the gateway does with a request:
  *
  *   parse      strict HTTP/1.1 head, size limits, request id
+ *   acl        the client's address (the peer, or what X-Forwarded-For
+ *              names when the peer is a trusted proxy), then the [access]
+ *              allow/deny list, longest prefix wins (403 when denied)
  *   route      host/path/method/header/query match (404 when none)
+ *   route_acl  the route's own allow/deny list, after the global one
+ *              (403 when denied)
  *   ratelimit  every rate_limit rule of the route admits, in the GCRA table
  *              all workers share (429 with Retry-After and RateLimit headers)
  *   transform  upstream request head: target rewrite, hop-by-hop removal,
@@ -35,7 +40,9 @@ struct stage {
 
 static const struct stage stages[] = {
 	{ "parse", stage_parse },
+	{ "acl", stage_acl },
 	{ "route", stage_route },
+	{ "route_acl", stage_route_acl },
 	{ "ratelimit", stage_ratelimit },
 	{ "transform", stage_transform },
 	{ "pick", stage_pick },
@@ -45,7 +52,7 @@ static const struct stage stages[] = {
 };
 
 #define N_STAGES (sizeof(stages) / sizeof(stages[0]))
-#define STAGE_PICK 4u
+#define STAGE_PICK 6u
 #define STAGE_LOG (N_STAGES - 1)
 
 _Static_assert(STAGE_PICK < N_STAGES, "the pick stage is in the table");
@@ -167,6 +174,8 @@ void pipeline_reset(struct worker *w, struct exchange *ex)
 	ex->error = NULL;
 	ex->keep_alive = false;
 	ex->request_id[0] = ex->target[0] = ex->method_name[0] = '\0';
+	ex->client_addr = client->client.peer_addr;
+	memcpy(ex->client_ip, client->client.peer_ip, sizeof(ex->client_ip));
 	ex->bytes_in = ex->bytes_out = 0;
 	ex->t_start_ns = ex->t_up_start_ns = ex->t_up_end_ns = 0;
 	http_parser_init(&ex->parser, (uint32_t)w->cfg->max_header_bytes);

@@ -45,6 +45,13 @@ struct exchange {
 	bool head_parsed;		/* the head is valid and still in client->in */
 	bool counted;			/* in the worker's WTAB_INFLIGHT gauge */
 
+	/* The client's address: the peer's, or (from the acl stage on) the
+	 * one X-Forwarded-For names when the peer is a trusted proxy. Access
+	 * lists, rate limits by=ip, hash:ip, X-Forwarded-For and the access
+	 * log all use it (worker/access.c). */
+	struct cidr client_addr;
+	char client_ip[INET6_ADDRSTRLEN];	/* client_addr as text */
+
 	/* Routing and balancing. */
 	int route;			/* index into cfg->routes, or -1 */
 	uint32_t service;

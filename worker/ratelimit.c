@@ -24,19 +24,15 @@
 static size_t client_key(const struct exchange *ex, const struct gw_rate_limit_conf *rl,
 			 const void **out)
 {
-	const struct sockaddr_storage *peer = &ex->client->client.peer;
 	const char *buf;
 	int i;
 
 	*out = "";
 	switch (rl->by) {
 	case GW_RL_BY_IP:
-		if (peer->ss_family == AF_INET) {
-			*out = &((const struct sockaddr_in *)peer)->sin_addr;
-			return 4;
-		}
-		*out = &((const struct sockaddr_in6 *)peer)->sin6_addr;
-		return 16;
+		/* The resolved client (worker/access.c), IPv4-mapped folded. */
+		*out = ex->client_addr.addr;
+		return ex->client_addr.family == AF_INET ? 4 : 16;
 	case GW_RL_BY_HEADER:
 		buf = buf_head(&ex->client->in);
 		i = http_field_find(buf, &ex->req.h, rl->header);

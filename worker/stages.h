@@ -10,6 +10,14 @@ enum stage_result stage_parse(struct worker *w, struct exchange *ex);
 /* worker/request.c: drop the parsed head from the client's input; after
  * this the spans in ex->req are gone. Does nothing if already done. */
 void request_consume_head(struct exchange *ex);
+/* worker/access.c: resolve the client's address (X-Forwarded-For from
+ * trusted proxies) and check the [access] list; check the route's list. */
+enum stage_result stage_acl(struct worker *w, struct exchange *ex);
+enum stage_result stage_route_acl(struct worker *w, struct exchange *ex);
+/* worker/access.c: the lists' lookup sets, at worker start and exit.
+ * 0 or -ENOMEM. */
+int access_setup(struct worker *w);
+void access_free(struct worker *w);
 /* worker/decide.c: match a route; pick an instance. */
 enum stage_result stage_route(struct worker *w, struct exchange *ex);
 enum stage_result stage_pick(struct worker *w, struct exchange *ex);

@@ -66,7 +66,9 @@ static int put_request_fields(struct exchange *ex, const char *buf, struct buf *
 }
 
 /* X-Forwarded-For: every incoming one, in order, as one list (RFC 9110
- * §5.3), then the client's address. */
+ * §5.3), then the client's address as the acl stage resolved it (the peer,
+ * unless a trusted proxy forwarded for someone; like nginx's
+ * $proxy_add_x_forwarded_for with real_ip). */
 static int put_xff(struct exchange *ex, const char *buf, struct buf *out, size_t limit)
 {
 	const struct http_head_common *h = &ex->req.h;
@@ -79,7 +81,7 @@ static int put_xff(struct exchange *ex, const char *buf, struct buf *out, size_t
 		err = buf_append(out, buf + f->value.off, f->value.len, limit);
 		err = err ?: buf_append(out, ", ", 2, limit);
 	}
-	return err ?: buf_printf(out, limit, "%s\r\n", ex->client->client.peer_ip);
+	return err ?: buf_printf(out, limit, "%s\r\n", ex->client_ip);
 }
 
 static int put_forwarded(struct worker *w, struct exchange *ex, const char *buf,

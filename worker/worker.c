@@ -129,12 +129,14 @@ static void free_signals(struct worker *w)
 
 static void free_routing(struct worker *w)
 {
+	access_free(w);
 	ratelimit_free(w);
 	services_free(w);
 	route_matcher_free(w->router);
 }
 
-/* Routes, the shared segment, and the services as the registry has them. */
+/* Routes, the shared segment, the services as the registry has them, and
+ * the access lists. */
 static int setup_routing(struct worker *w)
 {
 	int err;
@@ -150,6 +152,7 @@ static int setup_routing(struct worker *w)
 	w->stats = wtab_entry(&w->shm.workers, w->id);
 	err = services_init(w);
 	err = err ?: ratelimit_setup(w);
+	err = err ?: access_setup(w);
 	if (err)
 		goto err_free;
 	return 0;

@@ -535,8 +535,11 @@ class RawConn:
     """A raw TCP client for malformed input, pipelining and framing checks.
     Every read is bounded by the socket timeout."""
 
-    def __init__(self, port, timeout=TIMEOUT, host="127.0.0.1"):
-        self.sock = socket.create_connection((host, port), timeout=timeout)
+    def __init__(self, port, timeout=TIMEOUT, host="127.0.0.1", source=None):
+        """source: the local address to connect from (127.0.0.2, ...), or
+        None for the kernel's choice."""
+        self.sock = socket.create_connection((host, port), timeout=timeout,
+                                             source_address=(source, 0) if source else None)
         self.sock.settimeout(timeout)
         self.buf = b""
         self.eof = False
