@@ -38,24 +38,34 @@ struct stage {
 	enum stage_result (*run)(struct worker *w, struct exchange *ex);
 };
 
-static const struct stage stages[] = {
-	{ "parse", stage_parse },
-	{ "acl", stage_acl },
-	{ "route", stage_route },
-	{ "route_acl", stage_route_acl },
-	{ "ratelimit", stage_ratelimit },
-	{ "transform", stage_transform },
-	{ "pick", stage_pick },
-	{ "upstream", stage_upstream },
-	{ "respond", stage_respond },
-	{ "log", stage_log },
+/* The order, named: a retry re-enters at ST_PICK and a gateway-made
+ * response jumps to ST_LOG, whatever is inserted before them. */
+enum stage_index {
+	ST_PARSE = 0,
+	ST_ACL,
+	ST_ROUTE,
+	ST_ROUTE_ACL,
+	ST_RATELIMIT,
+	ST_TRANSFORM,
+	ST_PICK,
+	ST_UPSTREAM,
+	ST_RESPOND,
+	ST_LOG,
+	N_STAGES,
 };
 
-#define N_STAGES (sizeof(stages) / sizeof(stages[0]))
-#define STAGE_PICK 6u
-#define STAGE_LOG (N_STAGES - 1)
-
-_Static_assert(STAGE_PICK < N_STAGES, "the pick stage is in the table");
+static const struct stage stages[N_STAGES] = {
+	[ST_PARSE] = { "parse", stage_parse },
+	[ST_ACL] = { "acl", stage_acl },
+	[ST_ROUTE] = { "route", stage_route },
+	[ST_ROUTE_ACL] = { "route_acl", stage_route_acl },
+	[ST_RATELIMIT] = { "ratelimit", stage_ratelimit },
+	[ST_TRANSFORM] = { "transform", stage_transform },
+	[ST_PICK] = { "pick", stage_pick },
+	[ST_UPSTREAM] = { "upstream", stage_upstream },
+	[ST_RESPOND] = { "respond", stage_respond },
+	[ST_LOG] = { "log", stage_log },
+};
 
 /* Answer with the gateway's own response, dropping any upstream. */
 static void respond_now(struct worker *w, struct exchange *ex)
@@ -65,7 +75,7 @@ static void respond_now(struct worker *w, struct exchange *ex)
 	/* The next request on the connection starts after this one. */
 	request_consume_head(ex);
 	respond_error(w, ex);
-	ex->stage = STAGE_LOG;
+	ex->stage = ST_LOG;
 }
 
 void pipeline_release_pick(struct worker *w, struct exchange *ex)
@@ -143,7 +153,7 @@ void pipeline_abort(struct worker *w, struct exchange *ex)
 
 void pipeline_retry(struct worker *w, struct exchange *ex)
 {
-	ex->stage = STAGE_PICK;
+	ex->stage = ST_PICK;
 	pipeline_resume(w, ex);
 }
 
