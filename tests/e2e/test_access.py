@@ -145,8 +145,9 @@ class Access(unittest.TestCase):
         """::1 is denied by its /128 inside ::/0; IPv4 clients are not
         covered by ::/0, so with an allow entry they are denied unless an
         IPv4 prefix admits them."""
-        if not have_ipv6_loopback():
-            self.skipTest("no IPv6 loopback")
+        # The machines this runs on all have ::1; without it the test
+        # fails rather than skip, so a broken network stack is seen.
+        self.assertTrue(have_ipv6_loopback(), "no IPv6 loopback (::1)")
         gw = self.gateway("allow = ::/0 127.0.0.3\ndeny = ::1/128\n", ipv6=True)
         self.assertEqual(len(gw.ports), 2)
         r = get(gw.ports[1], "/", "::1", headers={"X-Request-Id": "acl-v6-1"}, host="::1")
@@ -155,8 +156,9 @@ class Access(unittest.TestCase):
         self.assertStatuses(gw, {"127.0.0.2": 403, "127.0.0.3": 200})
 
     def test_ipv6_allowed(self):
-        if not have_ipv6_loopback():
-            self.skipTest("no IPv6 loopback")
+        # The machines this runs on all have ::1; without it the test
+        # fails rather than skip, so a broken network stack is seen.
+        self.assertTrue(have_ipv6_loopback(), "no IPv6 loopback (::1)")
         gw = self.gateway("allow = ::1 2001:db8::/32\ndeny = 127.0.0.0/8\n", ipv6=True)
         r = get(gw.ports[1], "/v6", "::1", headers={"X-Request-Id": "acl-v6-2"}, host="::1")
         gwtest.assert_echoed(self, r, "/v6")
