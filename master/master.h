@@ -153,6 +153,7 @@ struct master {
 	struct control *control;	/* gatewayctl's socket (control.c) */
 	struct admin *admin;		/* admin HTTP listener (admin.c) */
 	struct reload_job *reload;	/* a reload in progress; NULL = none */
+	uint64_t tickets_checked_ms;	/* last look at the ticket key's age */
 
 	enum master_state state;
 	uint64_t stop_deadline_ms;	/* monotonic; SIGKILL what still runs after it */

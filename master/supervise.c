@@ -52,6 +52,8 @@ struct master_signals {
 #define MASTER_DRAIN_GRACE_MS	1000u	/* on top of drain_timeout_ms */
 #define MASTER_SIGINT_GRACE_MS	1000u
 #define MASTER_NO_DEADLINE	UINT64_MAX
+#define TICKET_ROTATE_S		43200u	/* see master_rotate_tickets() */
+#define TICKET_CHECK_MS		60000u
 
 static unsigned master_live_workers(const struct master *m)
 {
@@ -289,6 +291,7 @@ static uint64_t master_next_deadline(const struct master *m)
 		next = min_u64(next, m->retirees[i].kill_at_ms);
 	next = min_u64(next, master_reload_next_deadline(m));
 	next = min_u64(next, mreg_next_deadline(m));
+	next = min_u64(next, m->tickets_checked_ms + TICKET_CHECK_MS);
 	next = min_u64(next, control_next_deadline(m));
 	next = min_u64(next, admin_next_deadline(m));
 	if (m->health)
@@ -387,6 +390,25 @@ static void master_wait(struct master *m, uint64_t deadline, uint64_t now)
 	}
 }
 
+/* TLS session-ticket keys: a fresh one every TICKET_ROTATE_S, so a ticket
+ * is good for 12 to 24 hours (issued under the current key, accepted under
+ * it and the previous one). Checked each turn; the wall clock is read only
+ * when the monotonic one says a check is due. */
+
+static void master_rotate_tickets(struct master *m, uint64_t now)
+{
+	uint64_t wall_s;
+
+	if (now < m->tickets_checked_ms + TICKET_CHECK_MS)
+		return;
+	m->tickets_checked_ms = now;
+	wall_s = clock_wall_us() / 1000000u;
+	if (wall_s >= tickets_current_created(&m->tables.tickets) + TICKET_ROTATE_S) {
+		tickets_rotate_master(&m->tables.tickets, wall_s);
+		log_info("TLS session-ticket key rotated");
+	}
+}
+
 void master_io_init(void)
 {
 	mio_set_handler(MIO_SIGNAL, master_on_signal_poll);
@@ -420,6 +442,7 @@ static void master_loop_turn(struct master *m)
 	master_respawn_due(m, now);
 	master_reload_tick(m, now);
 	mreg_tick(m, now);
+	master_rotate_tickets(m, now);
 	if (m->health)
 		health_tick(m, now);
 	control_tick(m, now);

@@ -30,6 +30,7 @@
 #include "shm/layout.h"
 #include "shm/registry.h"
 #include "shm/rl.h"
+#include "shm/tickets.h"
 #include "shm/workers.h"
 
 /* Registry buffers: one current, one a reader may still hold, two to
@@ -42,6 +43,7 @@ static const char *const region_names[SHM_REGION_COUNT] = {
 	[SHM_REGION_WORKERS] = "workers",
 	[SHM_REGION_INSTANCES] = "instances",
 	[SHM_REGION_REGISTRY] = "registry",
+	[SHM_REGION_TICKETS] = "tickets",
 	[SHM_REGION_RATELIMIT] = "ratelimit",
 };
 
@@ -64,6 +66,7 @@ static int plan_regions(struct shm_header_sh *h, uint64_t size)
 		[SHM_REGION_WORKERS] = wtab_region_size(SHM_MAX_WORKERS),
 		[SHM_REGION_INSTANCES] = inst_region_size(SHM_MAX_INSTANCES, SHM_MAX_WORKERS),
 		[SHM_REGION_REGISTRY] = reg_region_size(SHM_REG_BUFFERS, SHM_REG_BUF_SIZE),
+		[SHM_REGION_TICKETS] = tickets_region_size(),
 	};
 	uint32_t buckets;
 
@@ -95,6 +98,8 @@ static void format_regions(struct shm_segment *seg)
 	inst_format_master(mem, SHM_MAX_INSTANCES, SHM_MAX_WORKERS);
 	mem = shm_region(seg, SHM_REGION_REGISTRY, &size);
 	reg_format_master(mem, SHM_REG_BUFFERS, SHM_REG_BUF_SIZE);
+	mem = shm_region(seg, SHM_REGION_TICKETS, &size);
+	tickets_format_master(mem, clock_wall_us() / 1000000u);
 	mem = shm_region(seg, SHM_REGION_RATELIMIT, &size);
 	rl_format_master(mem, rl_buckets_fit(size));
 }

@@ -7,6 +7,7 @@
 #include "shm/registry.h"
 #include "shm/rl.h"
 #include "shm/segment.h"
+#include "shm/tickets.h"
 #include "shm/workers.h"
 
 struct shm_tables {
@@ -14,6 +15,7 @@ struct shm_tables {
 	struct wtab workers;
 	struct inst_table inst;
 	struct reg_table reg;
+	struct tickets tickets;
 	struct rl_table rl;
 };
 
