@@ -18,6 +18,7 @@
 #include "lib/log.h"
 
 struct pcre2_real_code_8;	/* pcre2_code, kept opaque here */
+struct jwks;			/* auth/jwks.h, kept opaque here */
 
 /* A resolved socket address plus its text form "1.2.3.4:80" / "[::1]:80". */
 struct gw_addr {
@@ -195,6 +196,37 @@ struct gw_acl_conf {
 	bool has_allow;			/* some entry allows */
 };
 
+/* forward_claims: "sub:X-User-Id" puts the string claim "sub" in the
+ * upstream request's X-User-Id header (any client-sent copy is dropped). */
+struct gw_forward_claim {
+	char *claim;
+	char *header;			/* as written, for the upstream head */
+	char *header_lower;		/* for matching the client's fields */
+};
+
+/* [jwt NAME]: how a route with "auth = jwt:NAME" verifies bearer tokens
+ * (auth/jwt.h). The key set is parsed from the file at load, so a reload
+ * re-reads it. */
+struct gw_jwt_conf {
+	char *name;
+	char *issuer;			/* exact "iss"; NULL = not checked */
+	char *audience;			/* in "aud"; NULL = not checked */
+	char *jwks_path;		/* as resolved (relative to the config's directory) */
+	struct jwks *keys;		/* owned; NULL only in a config that failed */
+	uint32_t algs;			/* JWT_ALG_BIT() set (auth/jwt.h) */
+	uint32_t leeway_s;		/* clock skew allowed on exp/nbf/iat */
+	struct gw_forward_claim *forward;
+	size_t n_forward;
+	int line;
+};
+
+/* A route's "claims = role=admin": claim <name> must equal <value>
+ * (jwt_claim_equals()). */
+struct gw_claim_match {
+	char *name;
+	char *value;
+};
+
 struct gw_route_conf {
 	char *name;
 	enum gw_path_kind path_kind;
@@ -220,6 +252,15 @@ struct gw_route_conf {
 	size_t n_rate_limits;
 	struct gw_retry_conf retry;	/* line 0: use the service's */
 	struct gw_acl_conf acl;		/* allow/deny; applies after cfg->access */
+	/* auth = jwt:NAME; scopes; claims. */
+	char *auth_name;		/* NAME of "jwt:NAME"; NULL = no authentication */
+	int auth_line;			/* line of the auth key; 0 = none */
+	size_t jwt;			/* index into gw_config.jwts when auth_name */
+	char *scopes;			/* required, space-separated; NULL = none */
+	int scopes_line;
+	struct gw_claim_match *claims;	/* every one must match */
+	size_t n_claims;
+	int claims_line;		/* first claims key; 0 = none */
 	int line;
 };
 
@@ -253,6 +294,10 @@ struct gw_config {
 
 	struct gw_service_conf *services;
 	size_t n_services;
+
+	/* [jwt NAME] sections, in file order. */
+	struct gw_jwt_conf *jwts;
+	size_t n_jwts;
 
 	/* Routes in file order. */
 	struct gw_route_conf *routes;

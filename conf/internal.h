@@ -80,6 +80,7 @@ extern const struct conf_section conf__gateway_section;
 extern const struct conf_section conf__service_section;
 extern const struct conf_section conf__route_section;
 extern const struct conf_section conf__access_section;
+extern const struct conf_section conf__jwt_section;
 
 /* Report an error at <line> of the file being loaded (printf format). */
 void conf__error(struct conf_parser *p, int line, const char *fmt, ...)
@@ -211,6 +212,19 @@ struct gw_service_conf *conf__service_find(struct gw_config *cfg, const char *na
 /* Free what one service or route owns (not the struct itself). */
 void conf__service_release(struct gw_service_conf *svc);
 void conf__route_release(struct gw_route_conf *r);
+
+/* [jwt NAME] sections and the route keys that use them (jwt.c). */
+void conf__jwt_release(struct gw_jwt_conf *j);
+struct gw_jwt_conf *conf__jwt_find(struct gw_config *cfg, const char *name);
+/* auth = jwt:NAME; scopes = A B; claims = NAME=VALUE ... (repeatable). */
+void conf__route_auth(struct conf_parser *p, const char *key, const char *value,
+		      struct gw_route_conf *r);
+void conf__route_scopes(struct conf_parser *p, const char *key, const char *value,
+			struct gw_route_conf *r);
+void conf__route_claims(struct conf_parser *p, const char *key, const char *value,
+			struct gw_route_conf *r);
+/* Required [jwt] keys, and each route's auth reference (fills r->jwt). */
+void conf__validate_jwt(struct conf_parser *p);
 
 /* Check what no single key can: required keys, references, counts. Reports
  * every problem and fills each route's service index. */

@@ -31,6 +31,7 @@ static const struct conf_section *const load_sections[] = {
 	&conf__service_section,
 	&conf__route_section,
 	&conf__access_section,
+	&conf__jwt_section,
 };
 
 #define LOAD_STR_(x) #x
@@ -441,8 +442,11 @@ void conf_free(struct gw_config *cfg)
 		conf__service_release(&cfg->services[i]);
 	for (size_t i = 0; i < cfg->n_routes; i++)
 		conf__route_release(&cfg->routes[i]);
+	for (size_t i = 0; i < cfg->n_jwts; i++)
+		conf__jwt_release(&cfg->jwts[i]);
 	free(cfg->services);
 	free(cfg->routes);
+	free(cfg->jwts);
 	free(cfg->route_order);
 	conf__acl_release(&cfg->access);
 	conf__acl_release(&cfg->trusted_proxies);

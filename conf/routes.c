@@ -34,6 +34,13 @@ void conf__route_release(struct gw_route_conf *r)
 	}
 	free(r->rate_limits);
 	conf__acl_release(&r->acl);
+	for (size_t i = 0; i < r->n_claims; i++) {
+		free(r->claims[i].name);
+		free(r->claims[i].value);
+	}
+	free(r->claims);
+	free(r->auth_name);
+	free(r->scopes);
 	free(r->name);
 	free(r->path);
 	free(r->host);
@@ -384,6 +391,21 @@ static void route_deny(struct conf_parser *p, const char *key, const char *value
 	conf__acl_add(p, key, value, &route_cur(p)->acl, true);
 }
 
+static void route_auth(struct conf_parser *p, const char *key, const char *value)
+{
+	conf__route_auth(p, key, value, route_cur(p));
+}
+
+static void route_scopes(struct conf_parser *p, const char *key, const char *value)
+{
+	conf__route_scopes(p, key, value, route_cur(p));
+}
+
+static void route_claims(struct conf_parser *p, const char *key, const char *value)
+{
+	conf__route_claims(p, key, value, route_cur(p));
+}
+
 static const struct conf_key route_keys[] = {
 	{ "path", route_path, false },
 	{ "methods", route_methods, false },
@@ -398,6 +420,9 @@ static const struct conf_key route_keys[] = {
 	{ "retry_non_idempotent", route_retry_non_idempotent, false },
 	{ "allow", route_allow, true },
 	{ "deny", route_deny, true },
+	{ "auth", route_auth, false },
+	{ "scopes", route_scopes, false },
+	{ "claims", route_claims, true },
 };
 _Static_assert(CONF_ARRAY_SIZE(route_keys) <= CONF_MAX_KEYS, "conf_parser.seen too small");
 

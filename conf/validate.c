@@ -147,6 +147,7 @@ void conf__validate(struct conf_parser *p)
 		conf__error(p, where, "no listen address");
 	validate_admin(p);
 	validate_services(p);
+	conf__validate_jwt(p);
 	for (size_t i = 0; i < cfg->n_routes; i++)
 		validate_route(p, &cfg->routes[i]);
 	if (!cfg->n_routes)

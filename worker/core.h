@@ -147,6 +147,7 @@ struct worker {
 	struct io_uring ring;
 	uint64_t now_ms;	/* monotonic, read once per loop turn */
 	uint64_t now_us;	/* the same reading in µs (GCRA needs the precision) */
+	uint64_t now_s;		/* wall clock, Unix seconds, same turn (JWT exp/nbf) */
 
 	/* Provided buffers for every recv; returned ones are published before
 	 * each submit (wk_submit()). */

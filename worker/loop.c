@@ -4,7 +4,8 @@
  *   1. go offline in the registry (hold no snapshot while asleep), submit
  *      what the last turn queued and wait for a completion or the next
  *      timer tick;
- *   2. read the clock once (everything below uses w->now_ms);
+ *   2. read the clocks once (everything below uses w->now_ms, and the
+ *      wall clock w->now_s for token expiry);
  *   3. announce the registry epoch and take a new snapshot if one was
  *      published, before any request is picked;
  *   4. reap completions, dispatching each by op;
@@ -18,6 +19,7 @@
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/random.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "lib/clock.h"
@@ -281,6 +283,7 @@ static void loop_turn(struct worker *w)
 		log_error("io_uring_submit_and_wait_timeout: %s", strerror(-ret));
 	w->now_us = clock_mono_ns() / 1000u;
 	w->now_ms = w->now_us / 1000u;
+	w->now_s = (uint64_t)time(NULL);
 	services_sync(w);
 	io_uring_for_each_cqe(&w->ring, head, cqe) {
 		dispatch(w, cqe);

@@ -8,10 +8,17 @@
  *   route      host/path/method/header/query match (404 when none)
  *   route_acl  the route's own allow/deny list, after the global one
  *              (403 when denied)
+ *   authn      routes with auth = jwt:NAME: the Authorization: Bearer
+ *              token verified against the [jwt] section's keys (401 with
+ *              WWW-Authenticate; the claims are kept until the exchange
+ *              ends)
+ *   authz      the route's scopes and claims all granted by the token
+ *              (403 insufficient_scope)
  *   ratelimit  every rate_limit rule of the route admits, in the GCRA table
  *              all workers share (429 with Retry-After and RateLimit headers)
  *   transform  upstream request head: target rewrite, hop-by-hop removal,
- *              X-Forwarded-*, X-Request-Id (it does not depend on the
+ *              X-Forwarded-*, X-Request-Id, forward_claims headers
+ *              (replacing the client's copies) (it does not depend on the
  *              instance, so a retry reuses it)
  *   pick       an instance of the route's service that is up, not draining,
  *              not tried yet, and whose breaker admits, by the service's
@@ -45,6 +52,8 @@ enum stage_index {
 	ST_ACL,
 	ST_ROUTE,
 	ST_ROUTE_ACL,
+	ST_AUTHN,
+	ST_AUTHZ,
 	ST_RATELIMIT,
 	ST_TRANSFORM,
 	ST_PICK,
@@ -59,6 +68,8 @@ static const struct stage stages[N_STAGES] = {
 	[ST_ACL] = { "acl", stage_acl },
 	[ST_ROUTE] = { "route", stage_route },
 	[ST_ROUTE_ACL] = { "route_acl", stage_route_acl },
+	[ST_AUTHN] = { "authn", stage_authn },
+	[ST_AUTHZ] = { "authz", stage_authz },
 	[ST_RATELIMIT] = { "ratelimit", stage_ratelimit },
 	[ST_TRANSFORM] = { "transform", stage_transform },
 	[ST_PICK] = { "pick", stage_pick },
@@ -97,6 +108,7 @@ static void release_all(struct worker *w, struct exchange *ex)
 {
 	pipeline_release_pick(w, ex);
 	retry_end(w, ex);
+	auth_release(ex);
 	if (ex->counted) {
 		ex->counted = false;
 		wtab_gauge_add(w->stats, WTAB_INFLIGHT, -1);
@@ -163,6 +175,7 @@ void pipeline_reset(struct worker *w, struct exchange *ex)
 	struct buf up_head = ex->up_head;
 
 	buf_reset(&up_head);
+	auth_release(ex);
 	/* The structs are large; clear only what a new request needs. */
 	memset(ex, 0, offsetof(struct exchange, req));
 	ex->client = client;
@@ -174,6 +187,7 @@ void pipeline_reset(struct worker *w, struct exchange *ex)
 	ex->retrying = false;
 	ex->wait.fire = NULL;
 	ex->rl.set = false;
+	ex->auth_fail = AUTH_FAIL_NONE;
 	ex->req_started = false;
 	ex->head_parsed = false;
 	ex->req_body_done = false;

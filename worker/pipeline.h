@@ -77,6 +77,13 @@ struct exchange {
 		uint64_t retry_after_s;	/* 429 only */
 	} rl;
 
+	/* Authentication (worker/auth.c): the verified token's claims from
+	 * the authn stage to the end of the exchange (released with it), and
+	 * why the gateway refused it, for the WWW-Authenticate header. */
+	struct json_t *claims;		/* owned reference; NULL = none */
+	uint8_t auth_fail;		/* enum auth_fail (worker/stages.h) */
+	uint8_t jwt_err;		/* enum jwt_err, with AUTH_FAIL_INVALID */
+
 	/* The upstream request head, kept to replay it once on a fresh
 	 * connection when a pooled one turns out to be closed. */
 	struct buf up_head;

@@ -21,6 +21,29 @@ void access_free(struct worker *w);
 /* worker/decide.c: match a route; pick an instance. */
 enum stage_result stage_route(struct worker *w, struct exchange *ex);
 enum stage_result stage_pick(struct worker *w, struct exchange *ex);
+/* worker/auth.c: verify the route's bearer token (401); check its scopes
+ * and claims (403). */
+enum stage_result stage_authn(struct worker *w, struct exchange *ex);
+enum stage_result stage_authz(struct worker *w, struct exchange *ex);
+/* Why authn/authz refused a request (ex->auth_fail). */
+enum auth_fail {
+	AUTH_FAIL_NONE = 0,
+	AUTH_FAIL_MISSING,	/* no "Authorization: Bearer" credentials: 401, realm only */
+	AUTH_FAIL_INVALID,	/* the token was refused: 401 invalid_token */
+	AUTH_FAIL_SCOPE,	/* scopes or claims not granted: 403 insufficient_scope */
+};
+/* worker/auth.c: the WWW-Authenticate line of a refusal, if any; 0 or
+ * -ENOSPC. */
+int auth_headers(const struct worker *w, const struct exchange *ex, struct buf *out, size_t cap);
+/* worker/auth.c: drop the exchange's claims. */
+void auth_release(struct exchange *ex);
+/* worker/auth.c: the route's forward_claims headers for the upstream
+ * head: whether the client's field <name> is one of them (and so
+ * dropped), and writing the claim values. 0 or -ENOSPC. */
+bool auth_forwarded_field(const struct worker *w, const struct exchange *ex, const char *buf,
+			  struct http_span name);
+int auth_put_claims(const struct worker *w, const struct exchange *ex, struct buf *out,
+		    size_t limit);
 /* worker/ratelimit.c: every rate_limit rule of the route must admit. */
 enum stage_result stage_ratelimit(struct worker *w, struct exchange *ex);
 /* worker/ratelimit.c: the headers' constant parts, at worker start and

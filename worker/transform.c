@@ -47,8 +47,10 @@ static int put_framing(struct buf *out, size_t limit, enum http_body_mode mode, 
 	return 0;
 }
 
-/* Request fields, except those replaced by X-Forwarded-* and framing. */
-static int put_request_fields(struct exchange *ex, const char *buf, struct buf *out, size_t limit)
+/* Request fields, except those replaced by X-Forwarded-*, forward_claims
+ * and framing. */
+static int put_request_fields(struct worker *w, struct exchange *ex, const char *buf,
+			      struct buf *out, size_t limit)
 {
 	const struct http_head_common *h = &ex->req.h;
 	int err = 0;
@@ -56,6 +58,7 @@ static int put_request_fields(struct exchange *ex, const char *buf, struct buf *
 	for (unsigned i = 0; i < h->n_fields && !err; i++) {
 		const struct http_field *f = &h->fields[i];
 		if (skip_field(buf, h, f->name) || http_span_ieq(buf, f->name, "expect") ||
+		    auth_forwarded_field(w, ex, buf, f->name) ||
 		    http_span_ieq(buf, f->name, "x-forwarded-for") ||
 		    http_span_ieq(buf, f->name, "x-forwarded-proto") ||
 		    http_span_ieq(buf, f->name, "x-forwarded-host"))
@@ -114,7 +117,8 @@ enum stage_result stage_transform(struct worker *w, struct exchange *ex)
 	err = err ?: buf_append(out, " ", 1, limit);
 	err = err ?: route_upstream_target(w->router, (size_t)ex->route, buf, &ex->req, out, limit);
 	err = err ?: buf_append(out, " HTTP/1.1\r\n", 11, limit);
-	err = err ?: put_request_fields(ex, buf, out, limit);
+	err = err ?: put_request_fields(w, ex, buf, out, limit);
+	err = err ?: auth_put_claims(w, ex, out, limit);
 	err = err ?: put_forwarded(w, ex, buf, out, limit);
 	err = err ?: put_framing(out, limit, ex->req_body.mode,
 				 ex->req_body.mode == HTTP_BODY_LENGTH ? ex->req.h.content_length : -1);

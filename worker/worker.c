@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/random.h>
 #include <sys/signalfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "lib/clock.h"
@@ -88,8 +89,10 @@ static void free_conns(struct worker *w)
 		outq_free(&w->conns[i].out[1]);
 	}
 	for (uint32_t i = 0; w->exchanges && i < w->n_conns; i++) {
-		if (w->exchanges[i])
+		if (w->exchanges[i]) {
 			buf_free(&w->exchanges[i]->up_head);
+			auth_release(w->exchanges[i]);
+		}
 		free(w->exchanges[i]);
 	}
 	free(w->conns);
@@ -203,6 +206,7 @@ int worker_run(const struct worker_args *args)
 	w->n_listen_fds = args->n_listen_fds;
 	w->now_us = clock_mono_ns() / 1000u;
 	w->now_ms = w->now_us / 1000u;
+	w->now_s = (uint64_t)time(NULL);
 	timer_wheel_init(&w->timers, w->now_ms);
 	if (getrandom(w->rng, sizeof(w->rng), 0) != sizeof(w->rng) || (w->rng[0] | w->rng[1]) == 0) {
 		w->rng[0] = clock_mono_ns() ^ ((uint64_t)getpid() << 32);
