@@ -158,6 +158,7 @@ enum gw_rl_by {
 	GW_RL_BY_IP = 0,		/* the client's address */
 	GW_RL_BY_HEADER,		/* a request header's value (absent: one shared key) */
 	GW_RL_BY_ROUTE,			/* one bucket for the whole route */
+	GW_RL_BY_JWT,			/* a claim of the verified token (absent: one shared key) */
 };
 
 /* Longest time a full bucket takes to refill, burst * (period / count) in
@@ -173,7 +174,8 @@ struct gw_rate_limit_conf {
 	uint64_t period_ms;		/* 1s..1d; from "s", "min", "h", "d" or a duration */
 	uint64_t burst;			/* bucket size, 1..1000000; default count */
 	enum gw_rl_by by;
-	char *header;			/* lowercase; GW_RL_BY_HEADER only */
+	char *header;			/* BY_HEADER: the header name, lowercase;
+					 * BY_JWT: the claim name, as written */
 	char *spec;			/* canonical text "10/60000ms burst=5 by=ip"
 					 * (by=header:NAME, by=route): the rule's
 					 * identity in shm across reloads */

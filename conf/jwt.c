@@ -415,6 +415,12 @@ void conf__validate_jwt(struct conf_parser *p)
 			if (r->claims_line)
 				conf__error(p, r->claims_line, "route '%s': claims needs auth",
 					    r->name);
+			for (size_t k = 0; k < r->n_rate_limits; k++) {
+				if (r->rate_limits[k].by == GW_RL_BY_JWT)
+					conf__error(p, r->rate_limits[k].line,
+						    "route '%s': rate_limit by=jwt:%s needs auth",
+						    r->name, r->rate_limits[k].header);
+			}
 		}
 	}
 }

@@ -1,4 +1,4 @@
-/* rate_limit = COUNT/PERIOD [burst=B] [by=ip|route|header:NAME]: one GCRA
+/* rate_limit = COUNT/PERIOD [burst=B] [by=ip|route|header:NAME|jwt:CLAIM]: one GCRA
  * rule of a route. COUNT requests per PERIOD refill a bucket of B.
  *
  * Each rule gets a canonical text, its spec, "COUNT/PERIODms burst=B
@@ -92,7 +92,29 @@ static void rl_rate(struct conf_parser *p, const char *key, const char *text,
 		rl->period_ms = ms;
 }
 
-/* by=ip, by=route or by=header:NAME (a token, stored lowercase). */
+/* A claim name: printable, no spaces (it sits in the rule's spec). */
+static bool rl_claim_name(const char *name)
+{
+	if (!*name)
+		return false;
+	for (const char *c = name; *c; c++) {
+		if (*c <= ' ' || *c == 0x7f)
+			return false;
+	}
+	return true;
+}
+
+/* by=jwt:CLAIM: the claim's value in the verified token is the key. */
+static void rl_by_jwt(struct conf_opts *o, const char *name, struct gw_rate_limit_conf *rl)
+{
+	if (!rl_claim_name(name))
+		conf__error(o->p, o->p->line, "bad claim name '%s' for by= in '%s'", name, o->key);
+	else if ((rl->header = conf__strdup(o->p, name)))
+		rl->by = GW_RL_BY_JWT;
+}
+
+/* by=ip, by=route, by=header:NAME (a token, stored lowercase) or
+ * by=jwt:CLAIM. */
 static void rl_by(struct conf_opts *o, const char *val, struct gw_rate_limit_conf *rl)
 {
 	const char *name = strchr(val, ':') ? strchr(val, ':') + 1 : "";
@@ -101,9 +123,11 @@ static void rl_by(struct conf_opts *o, const char *val, struct gw_rate_limit_con
 		rl->by = GW_RL_BY_IP;
 	} else if (strcmp(val, "route") == 0) {
 		rl->by = GW_RL_BY_ROUTE;
+	} else if (strncmp(val, "jwt:", 4) == 0) {
+		rl_by_jwt(o, name, rl);
 	} else if (strncmp(val, "header:", 7) != 0) {
-		conf__error(o->p, o->p->line, "bad value '%s' for by= in '%s' (want ip, route or "
-			    "header:NAME)", val, o->key);
+		conf__error(o->p, o->p->line, "bad value '%s' for by= in '%s' (want ip, route, "
+			    "header:NAME or jwt:CLAIM)", val, o->key);
 	} else if (!conf__is_token(name, strlen(name))) {
 		conf__error(o->p, o->p->line, "bad header name '%s' for by= in '%s'", name, o->key);
 	} else if ((rl->header = conf__strdup(o->p, name))) {
@@ -149,6 +173,7 @@ static int rl_spec(struct conf_parser *p, struct gw_rate_limit_conf *rl)
 		[GW_RL_BY_IP] = "ip",
 		[GW_RL_BY_HEADER] = "header:",
 		[GW_RL_BY_ROUTE] = "route",
+		[GW_RL_BY_JWT] = "jwt:",
 	};
 
 	if (asprintf(&rl->spec, "%" PRIu64 "/%" PRIu64 "ms burst=%" PRIu64 " by=%s%s",

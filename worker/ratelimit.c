@@ -13,7 +13,9 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
+#include "auth/jwt.h"
 #include "shm/policy.h"
 #include "worker/conn.h"
 #include "worker/stages.h"
@@ -40,6 +42,15 @@ static size_t client_key(const struct exchange *ex, const struct gw_rate_limit_c
 			return 0;	/* absent: one shared key for all such requests */
 		*out = buf + ex->req.h.fields[i].value.off;
 		return ex->req.h.fields[i].value.len;
+	case GW_RL_BY_JWT: {
+		/* authn ran before us: a route keyed by a claim has auth. */
+		const char *v = ex->claims ? jwt_claim_string(ex->claims, rl->header) : NULL;
+
+		if (!v)
+			return 0;	/* absent claim: one shared key, like a missing header */
+		*out = v;
+		return strlen(v);
+	}
 	case GW_RL_BY_ROUTE:
 		break;
 	}

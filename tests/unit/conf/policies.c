@@ -689,7 +689,12 @@ static const struct {
 	  "x.ini:8: 'rate_limit' burst=51 at 1 per 86400000ms takes over 50 days to refill (want "
 	  "burst * period / count <= 4398046511104us)\n" },
 	{ GW SVC RT "rate_limit = 10/min by=user\n",
-	  "x.ini:8: bad value 'user' for by= in 'rate_limit' (want ip, route or header:NAME)\n" },
+	  "x.ini:8: bad value 'user' for by= in 'rate_limit' (want ip, route, header:NAME or "
+	  "jwt:CLAIM)\n" },
+	{ GW SVC RT "rate_limit = 10/min by=jwt:\n",
+	  "x.ini:8: bad claim name '' for by= in 'rate_limit'\n" },
+	{ GW SVC RT "rate_limit = 10/min by=jwt:sub\n",
+	  "x.ini:8: route 'r': rate_limit by=jwt:sub needs auth\n" },
 	{ GW SVC RT "rate_limit = 10/min by=header:\n",
 	  "x.ini:8: bad header name '' for by= in 'rate_limit'\n" },
 	{ GW SVC RT "rate_limit = 10/min by=header:X(User)\n",
