@@ -700,6 +700,67 @@ def sha256(data):
     return hashlib.sha256(data).hexdigest()
 
 
+class ThreadedBackend:
+    """A scripted upstream for cases gw-echo cannot play: a listener on
+    127.0.0.1 (kernel-chosen port), a thread per connection running
+    serve(conn), and stop() that ends it all (bounded). Subclasses define
+    serve() and may override wake() to release threads they block."""
+
+    def __init__(self, conn_timeout=TIMEOUT):
+        self.lst = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.lst.bind(("127.0.0.1", 0))
+        self.lst.listen(16)
+        self.lst.settimeout(0.2)
+        self.port = self.lst.getsockname()[1]
+        self.conn_timeout = conn_timeout
+        self.lock = threading.Lock()
+        self.conns = []
+        self.stopping = threading.Event()
+        self.threads = [threading.Thread(target=self._accept, daemon=True)]
+        self.threads[0].start()
+
+    def serve(self, conn):
+        raise NotImplementedError
+
+    def wake(self):
+        """Release whatever serve() waits for (on stop)."""
+
+    def _accept(self):
+        while not self.stopping.is_set():
+            try:
+                c, _ = self.lst.accept()
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            c.settimeout(self.conn_timeout)
+            with self.lock:
+                self.conns.append(c)
+            t = threading.Thread(target=self._serve, args=(c,), daemon=True)
+            self.threads.append(t)
+            t.start()
+
+    def _serve(self, c):
+        try:
+            self.serve(c)
+        except OSError:
+            pass
+
+    def stop(self):
+        self.stopping.set()
+        self.wake()
+        self.lst.close()
+        with self.lock:
+            conns = list(self.conns)
+        for c in conns:
+            try:
+                c.close()
+            except OSError:
+                pass
+        for t in self.threads:
+            t.join(TIMEOUT)
+
+
 def free_port():
     """A port nobody listens on: bind, read the port, close."""
     s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)

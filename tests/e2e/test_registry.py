@@ -48,81 +48,47 @@ service = pool
 """
 
 
-class HoldBackend:
+class HoldBackend(gwtest.ThreadedBackend):
     """An HTTP/1.1 upstream that holds every request until release(), then
     answers 200 "held" with X-Backend: hold. Keep-alive; counts requests."""
 
     def __init__(self):
-        self.lst = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.lst.bind(("127.0.0.1", 0))
-        self.lst.listen(16)
-        self.lst.settimeout(0.2)
-        self.port = self.lst.getsockname()[1]
         self.cond = threading.Condition()
         self.requests = 0	# heads received
         self.held = 0		# waiting for release()
         self.released = threading.Event()
-        self.stopping = threading.Event()
-        self.conns = []
-        self.threads = [threading.Thread(target=self._accept, daemon=True)]
-        self.threads[0].start()
+        super().__init__(conn_timeout=2 * gwtest.TIMEOUT)
 
     def release(self):
+        self.released.set()
+
+    def wake(self):
         self.released.set()
 
     def wait_held(self, n, timeout=gwtest.TIMEOUT):
         with self.cond:
             return self.cond.wait_for(lambda: self.held == n, timeout)
 
-    def _accept(self):
-        while not self.stopping.is_set():
-            try:
-                c, _ = self.lst.accept()
-            except socket.timeout:
-                continue
-            except OSError:
-                return
-            c.settimeout(2 * gwtest.TIMEOUT)
-            self.conns.append(c)
-            t = threading.Thread(target=self._serve, args=(c,), daemon=True)
-            self.threads.append(t)
-            t.start()
-
-    def _serve(self, c):
+    def serve(self, c):
         buf = b""
-        try:
-            while True:
-                while b"\r\n\r\n" not in buf:
-                    d = c.recv(65536)
-                    if not d:
-                        return
-                    buf += d
-                _, buf = buf.split(b"\r\n\r\n", 1)
-                with self.cond:
-                    self.requests += 1
-                    self.held += 1
-                    self.cond.notify_all()
-                self.released.wait(2 * gwtest.TIMEOUT)
-                with self.cond:
-                    self.held -= 1
-                    self.cond.notify_all()
-                if self.stopping.is_set():
+        while True:
+            while b"\r\n\r\n" not in buf:
+                d = c.recv(65536)
+                if not d:
                     return
-                c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 4\r\nX-Backend: hold\r\n\r\nheld")
-        except OSError:
-            pass
-
-    def stop(self):
-        self.stopping.set()
-        self.released.set()
-        self.lst.close()
-        for c in list(self.conns):
-            try:
-                c.close()
-            except OSError:
-                pass
-        for t in self.threads:
-            t.join(gwtest.TIMEOUT)
+                buf += d
+            _, buf = buf.split(b"\r\n\r\n", 1)
+            with self.cond:
+                self.requests += 1
+                self.held += 1
+                self.cond.notify_all()
+            self.released.wait(2 * gwtest.TIMEOUT)
+            with self.cond:
+                self.held -= 1
+                self.cond.notify_all()
+            if self.stopping.is_set():
+                return
+            c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 4\r\nX-Backend: hold\r\n\r\nheld")
 
 
 class Base(unittest.TestCase):

@@ -25,7 +25,7 @@ import gwtest  # noqa: E402
 FAST = "backoff=1ms..5ms"
 
 
-class BrokenBackend:
+class BrokenBackend(gwtest.ThreadedBackend):
     """An upstream whose responses break after the head: each request gets
     "200, Content-Length: BODY_LEN" and PARTIAL body bytes, then, in mode
     "stall", nothing more (the gateway's timeout fires mid-body); in modes
@@ -39,73 +39,35 @@ class BrokenBackend:
 
     def __init__(self, mode):
         self.mode = mode
-        self.lst = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.lst.bind(("127.0.0.1", 0))
-        self.lst.listen(16)
-        self.lst.settimeout(0.2)
-        self.port = self.lst.getsockname()[1]
         self.requests = 0
-        self.conns = []
-        self.lock = threading.Lock()
         self.go = threading.Event()
-        self.stopping = threading.Event()
-        self.threads = [threading.Thread(target=self._accept, daemon=True)]
-        self.threads[0].start()
+        super().__init__()
 
     def cut(self):
         self.go.set()
 
-    def _accept(self):
-        while not self.stopping.is_set():
-            try:
-                c, _ = self.lst.accept()
-            except socket.timeout:
-                continue
-            except OSError:
-                return
-            c.settimeout(gwtest.TIMEOUT)
-            with self.lock:
-                self.conns.append(c)
-            t = threading.Thread(target=self._serve, args=(c,), daemon=True)
-            self.threads.append(t)
-            t.start()
-
-    def _serve(self, c):
-        try:
-            data = b""
-            while b"\r\n\r\n" not in data:
-                d = c.recv(65536)
-                if not d:
-                    return
-                data += d
-            with self.lock:
-                self.requests += 1
-            c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % self.BODY_LEN +
-                      gwtest.pattern(self.PARTIAL))
-            if self.mode == "stall":
-                self.stopping.wait(2 * gwtest.TIMEOUT)
-                return
-            if not self.go.wait(gwtest.TIMEOUT):
-                return
-            if self.mode == "reset":
-                c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\0\0\0\0\0\0\0")
-            c.close()
-        except OSError:
-            pass
-
-    def stop(self):
-        self.stopping.set()
+    def wake(self):
         self.go.set()
-        self.lst.close()
+
+    def serve(self, c):
+        data = b""
+        while b"\r\n\r\n" not in data:
+            d = c.recv(65536)
+            if not d:
+                return
+            data += d
         with self.lock:
-            conns = list(self.conns)
-        for c in conns:
-            try:
-                c.close()
-            except OSError:
-                pass
-        for t in self.threads:
-            t.join(gwtest.TIMEOUT)
+            self.requests += 1
+        c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % self.BODY_LEN +
+                  gwtest.pattern(self.PARTIAL))
+        if self.mode == "stall":
+            self.stopping.wait(2 * gwtest.TIMEOUT)
+            return
+        if not self.go.wait(gwtest.TIMEOUT):
+            return
+        if self.mode == "reset":
+            c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\0\0\0\0\0\0\0")
+        c.close()
 
 
 class Retry(unittest.TestCase):
