@@ -19,6 +19,7 @@
 
 struct pcre2_real_code_8;	/* pcre2_code, kept opaque here */
 struct jwks;			/* auth/jwks.h, kept opaque here */
+struct tls_server;		/* tls/ctx.h, kept opaque here */
 
 /* A resolved socket address plus its text form "1.2.3.4:80" / "[::1]:80". */
 struct gw_addr {
@@ -29,6 +30,7 @@ struct gw_addr {
 
 struct gw_listen_conf {
 	struct gw_addr addr;
+	bool tls;			/* a [tls] listen: handshake first */
 	int line;			/* config line, for messages */
 };
 
@@ -266,6 +268,34 @@ struct gw_route_conf {
 	int line;
 };
 
+/* [tls]: "cert = CHAIN.pem KEY.pem", repeatable; the first is the default
+ * when SNI names none of them. */
+struct gw_tls_cert_conf {
+	char *cert_path;		/* resolved against the config's directory */
+	char *key_path;
+	int line;
+};
+
+enum gw_client_cert {
+	GW_CLIENT_CERT_OFF = 0,		/* no certificate asked for */
+	GW_CLIENT_CERT_OPTIONAL,	/* asked for; none is fine, a bad one is not */
+	GW_CLIENT_CERT_REQUIRE,		/* a valid one or client_cert_status */
+};
+
+struct gw_tls_conf {
+	struct gw_tls_cert_conf *certs;
+	size_t n_certs;
+	bool tls13_only;		/* min_version = TLSv1.3 (else TLSv1.2) */
+	char *client_ca;		/* PEM bundle; NULL = no mTLS */
+	enum gw_client_cert client_cert;
+	unsigned client_cert_status;	/* 400 (default) or 403 on a failed check */
+	char *client_subject_header;	/* default X-Client-Subject */
+	bool redirect_http;		/* plain listeners answer 308 to https */
+	char *hsts;			/* Strict-Transport-Security value; NULL = none */
+	struct tls_server *server;	/* built at load when a TLS listen exists; owned */
+	int line;			/* the [tls] header; 0 = no section */
+};
+
 struct gw_config {
 	char *path;			/* file it was loaded from */
 
@@ -288,6 +318,10 @@ struct gw_config {
 	bool admin_enabled;		/* false for admin_listen = off */
 	char *admin_token;		/* bearer token for registry writes; NULL = none
 					 * (registry writes are then refused) */
+
+	/* [tls] (its listeners are in listens, flagged) */
+	struct gw_tls_conf tls;
+	uint16_t tls_port;		/* the first TLS listener's port, for redirects */
 
 	/* [access] */
 	struct gw_acl_conf access;	/* allow/deny for every request */

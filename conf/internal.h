@@ -81,6 +81,7 @@ extern const struct conf_section conf__service_section;
 extern const struct conf_section conf__route_section;
 extern const struct conf_section conf__access_section;
 extern const struct conf_section conf__jwt_section;
+extern const struct conf_section conf__tls_section;
 
 /* Report an error at <line> of the file being loaded (printf format). */
 void conf__error(struct conf_parser *p, int line, const char *fmt, ...)
@@ -225,6 +226,18 @@ void conf__route_claims(struct conf_parser *p, const char *key, const char *valu
 			struct gw_route_conf *r);
 /* Required [jwt] keys, and each route's auth reference (fills r->jwt). */
 void conf__validate_jwt(struct conf_parser *p);
+
+/* <value> as a path: absolute, or relative to the config file's
+ * directory. NULL after recording an allocation failure. */
+char *conf__path(struct conf_parser *p, const char *value);
+
+/* Add a listen address (gateway.c); <tls> for [tls] listen. */
+void conf__listen_add(struct conf_parser *p, const char *key, const char *value, bool tls);
+
+/* [tls] (tls.c): free what it owns; check it and build its contexts once
+ * the whole file is read. */
+void conf__tls_release(struct gw_tls_conf *t);
+void conf__validate_tls(struct conf_parser *p);
 
 /* Check what no single key can: required keys, references, counts. Reports
  * every problem and fills each route's service index. */

@@ -86,21 +86,6 @@ static void jwt_audience(struct conf_parser *p, const char *key, const char *val
 	jwt_cur(p)->audience = conf__strdup(p, value);
 }
 
-/* <value> as a path: absolute, or relative to the config file's directory. */
-static char *jwt_resolve(struct conf_parser *p, const char *value)
-{
-	const char *slash = strrchr(p->name, '/');
-	char *out;
-
-	if (value[0] == '/' || !slash)
-		return conf__strdup(p, value);
-	if (asprintf(&out, "%.*s/%s", (int)(slash - p->name), p->name, value) < 0) {
-		p->oom = true;
-		return NULL;
-	}
-	return out;
-}
-
 /* The whole of <path> into a malloc'd buffer; 0 or -errno (-EFBIG). */
 static int jwt_slurp(const char *path, char **out, size_t *len)
 {
@@ -145,7 +130,7 @@ static void jwt_jwks(struct conf_parser *p, const char *key, const char *value)
 		conf__error(p, p->line, "empty value for 'jwks' (want the path of a JWKS file)");
 		return;
 	}
-	j->jwks_path = jwt_resolve(p, value);
+	j->jwks_path = conf__path(p, value);
 	if (!j->jwks_path)
 		return;
 	err = jwt_slurp(j->jwks_path, &text, &len);

@@ -146,6 +146,7 @@ void conf__validate(struct conf_parser *p)
 	if (!cfg->n_listens)
 		conf__error(p, where, "no listen address");
 	validate_admin(p);
+	conf__validate_tls(p);
 	validate_services(p);
 	conf__validate_jwt(p);
 	for (size_t i = 0; i < cfg->n_routes; i++)
