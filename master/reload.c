@@ -66,7 +66,8 @@ static const char *unsupported_change(const struct gw_config *old, const struct 
 	if (old->n_listens != cfg->n_listens)
 		return "the listen addresses changed; restart gatewayd to apply that";
 	for (size_t i = 0; i < cfg->n_listens; i++) {
-		if (strcmp(old->listens[i].addr.text, cfg->listens[i].addr.text) != 0)
+		if (strcmp(old->listens[i].addr.text, cfg->listens[i].addr.text) != 0 ||
+		    old->listens[i].tls != cfg->listens[i].tls)
 			return "the listen addresses changed; restart gatewayd to apply that";
 	}
 	if (old->shm_size != cfg->shm_size)

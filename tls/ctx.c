@@ -135,7 +135,7 @@ static int on_ticket_key(SSL *ssl, unsigned char name[16], unsigned char *iv,
 	const struct tls_server *s = ssl_server(ssl);
 	struct ticket_key k;
 	bool current = true;
-	OSSL_PARAM params[2];
+	OSSL_PARAM params[3];
 	int ret = 1;
 
 	_Static_assert(TICKETS_NAME_BYTES == 16, "RFC 5077 key_name is 16 bytes");
@@ -156,7 +156,8 @@ static int on_ticket_key(SSL *ssl, unsigned char name[16], unsigned char *iv,
 	}
 	params[0] = OSSL_PARAM_construct_octet_string(OSSL_MAC_PARAM_KEY, k.hmac,
 						      TICKETS_HMAC_BYTES);
-	params[1] = OSSL_PARAM_construct_end();
+	params[1] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)"SHA256", 0);
+	params[2] = OSSL_PARAM_construct_end();
 	if (ret > 0 && !EVP_MAC_CTX_set_params(mac, params))
 		ret = -1;
 	OPENSSL_cleanse(&k, sizeof(k));

@@ -26,6 +26,7 @@
 
 struct exchange;
 struct route_matcher;
+struct tlsio;
 struct balancer;
 
 enum op {
@@ -100,6 +101,9 @@ struct conn {
 	bool closing;		/* conn_close() called: no new I/O */
 	bool shut_wr;		/* write side shut down after the last send */
 	bool peer_eof;		/* the peer closed its write side */
+	bool tls_fin;		/* close_notify queued: shutdown(2) once it is sent */
+	bool tls_dead;		/* TLS failed: close once the alert is out */
+	struct tlsio *tls;	/* NULL on a plain connection (worker/tlsconn.h) */
 	struct buf in;		/* received, not yet consumed */
 	struct outq out[2];	/* out[fill] takes new bytes; the other may be in flight */
 	uint8_t fill;

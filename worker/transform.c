@@ -92,7 +92,8 @@ static int put_forwarded(struct worker *w, struct exchange *ex, const char *buf,
 {
 	int err = put_xff(ex, buf, out, limit);
 
-	err = err ?: buf_append(out, "X-Forwarded-Proto: http\r\n", 25, limit);
+	err = err ?: (ex->client->tls ? buf_append(out, "X-Forwarded-Proto: https\r\n", 26, limit)
+				       : buf_append(out, "X-Forwarded-Proto: http\r\n", 25, limit));
 	if (ex->req.host.len)
 		err = err ?: buf_printf(out, limit, "X-Forwarded-Host: %.*s\r\n",
 					(int)ex->req.host.len, buf + ex->req.host.off);
