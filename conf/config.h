@@ -290,6 +290,7 @@ struct gw_tls_conf {
 	enum gw_client_cert client_cert;
 	unsigned client_cert_status;	/* 400 (default) or 403 on a failed check */
 	char *client_subject_header;	/* default X-Client-Subject */
+	char *client_subject_lower;	/* the same, lowercase, for matching */
 	bool redirect_http;		/* plain listeners answer 308 to https */
 	char *hsts;			/* Strict-Transport-Security value; NULL = none */
 	struct tls_server *server;	/* built at load when a TLS listen exists; owned */
@@ -321,7 +322,6 @@ struct gw_config {
 
 	/* [tls] (its listeners are in listens, flagged) */
 	struct gw_tls_conf tls;
-	uint16_t tls_port;		/* the first TLS listener's port, for redirects */
 
 	/* [access] */
 	struct gw_acl_conf access;	/* allow/deny for every request */

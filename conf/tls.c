@@ -17,6 +17,7 @@
  * key that does not match it or that others can read fails the load (or
  * the reload, which then keeps the running certificates) at its line, and
  * workers inherit the built contexts across fork. */
+#include <ctype.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,6 +37,7 @@ void conf__tls_release(struct gw_tls_conf *t)
 	free(t->certs);
 	free(t->client_ca);
 	free(t->client_subject_header);
+	free(t->client_subject_lower);
 	free(t->hsts);
 	tls_server_free(t->server);
 	memset(t, 0, sizeof(*t));
@@ -228,6 +230,9 @@ void conf__validate_tls(struct conf_parser *p)
 		t->client_cert_status = 400;
 	if (!t->client_subject_header)
 		t->client_subject_header = conf__strdup(p, "X-Client-Subject");
+	t->client_subject_lower = conf__strdup(p, t->client_subject_header ?: "");
+	for (char *c = t->client_subject_lower; c && *c; c++)
+		*c = (char)tolower((unsigned char)*c);
 	if (t->client_ca && t->client_cert == GW_CLIENT_CERT_OFF)
 		t->client_cert = GW_CLIENT_CERT_REQUIRE;
 	if (t->client_cert != GW_CLIENT_CERT_OFF && !t->client_ca)
@@ -240,7 +245,6 @@ void conf__validate_tls(struct conf_parser *p)
 			conf__error(p, line, "redirect_http needs a TLS listen in [tls]");
 		return;
 	}
-	cfg->tls_port = (uint16_t)conf__addr_port(&l->addr);
 	if (!t->n_certs) {
 		conf__error(p, line, "[tls] has a listen but no cert (want cert = CERTIFICATE.pem "
 			    "KEY.pem)");

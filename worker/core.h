@@ -167,6 +167,7 @@ struct worker {
 
 	const int *listen_fds;
 	size_t n_listen_fds;
+	uint16_t tls_port;	/* our first TLS listener's port (redirect_http) */
 	bool *accept_armed;	/* per listener */
 
 	struct timer_wheel timers;

@@ -2,6 +2,9 @@
  * what the gateway does with a request:
  *
  *   parse      strict HTTP/1.1 head, size limits, request id
+ *   tls        plain listeners with redirect_http: 308 to https; TLS
+ *              listeners asking for client certificates: a missing
+ *              (required) or unverifiable one is refused (400 or 403)
  *   acl        the client's address (the peer, or what X-Forwarded-For
  *              names when the peer is a trusted proxy), then the [access]
  *              allow/deny list, longest prefix wins (403 when denied)
@@ -17,8 +20,9 @@
  *   ratelimit  every rate_limit rule of the route admits, in the GCRA table
  *              all workers share (429 with Retry-After and RateLimit headers)
  *   transform  upstream request head: target rewrite, hop-by-hop removal,
- *              X-Forwarded-*, X-Request-Id, forward_claims headers
- *              (replacing the client's copies) (it does not depend on the
+ *              X-Forwarded-*, X-Request-Id, forward_claims headers and
+ *              the client certificate's subject (replacing the client's
+ *              copies) (it does not depend on the
  *              instance, so a retry reuses it)
  *   pick       an instance of the route's service that is up, not draining,
  *              not tried yet, and whose breaker admits, by the service's
@@ -49,6 +53,7 @@ struct stage {
  * response jumps to ST_LOG, whatever is inserted before them. */
 enum stage_index {
 	ST_PARSE = 0,
+	ST_TLS,
 	ST_ACL,
 	ST_ROUTE,
 	ST_ROUTE_ACL,
@@ -65,6 +70,7 @@ enum stage_index {
 
 static const struct stage stages[N_STAGES] = {
 	[ST_PARSE] = { "parse", stage_parse },
+	[ST_TLS] = { "tls", stage_tls },
 	[ST_ACL] = { "acl", stage_acl },
 	[ST_ROUTE] = { "route", stage_route },
 	[ST_ROUTE_ACL] = { "route_acl", stage_route_acl },

@@ -59,6 +59,7 @@ static int put_request_fields(struct worker *w, struct exchange *ex, const char 
 		const struct http_field *f = &h->fields[i];
 		if (skip_field(buf, h, f->name) || http_span_ieq(buf, f->name, "expect") ||
 		    auth_forwarded_field(w, ex, buf, f->name) ||
+		    tls_forwarded_field(w, buf, f->name) ||
 		    http_span_ieq(buf, f->name, "x-forwarded-for") ||
 		    http_span_ieq(buf, f->name, "x-forwarded-proto") ||
 		    http_span_ieq(buf, f->name, "x-forwarded-host"))
@@ -120,6 +121,7 @@ enum stage_result stage_transform(struct worker *w, struct exchange *ex)
 	err = err ?: buf_append(out, " HTTP/1.1\r\n", 11, limit);
 	err = err ?: put_request_fields(w, ex, buf, out, limit);
 	err = err ?: auth_put_claims(w, ex, out, limit);
+	err = err ?: tls_put_subject(w, ex, out, limit);
 	err = err ?: put_forwarded(w, ex, buf, out, limit);
 	err = err ?: put_framing(out, limit, ex->req_body.mode,
 				 ex->req_body.mode == HTTP_BODY_LENGTH ? ex->req.h.content_length : -1);
@@ -149,7 +151,8 @@ int transform_response_head(struct worker *w, const struct exchange *ex, const c
 			 buf + r->reason.off);
 	for (unsigned i = 0; i < h->n_fields && !err; i++) {
 		const struct http_field *f = &h->fields[i];
-		if (skip_field(buf, h, f->name) || http_span_ieq(buf, f->name, "server"))
+		if (skip_field(buf, h, f->name) || http_span_ieq(buf, f->name, "server") ||
+		    tls_replaced_response_field(w, ex, buf, f->name))
 			continue;
 		err = put_field(out, limit, buf, f);
 	}
@@ -164,6 +167,7 @@ int transform_response_head(struct worker *w, const struct exchange *ex, const c
 	else if (ex->client_minor == 0)
 		err = err ?: buf_append(out, "Connection: keep-alive\r\n", 24, limit);
 	err = err ?: ratelimit_headers(w, ex, out, limit);
+	err = err ?: tls_response_headers(w, ex, out, limit);
 	err = err ?: buf_printf(out, limit, "X-Request-Id: %s\r\n\r\n", ex->request_id);
 	return err;
 }

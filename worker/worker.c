@@ -158,6 +158,7 @@ static int setup_routing(struct worker *w)
 	 * keys every worker shares. */
 	if (w->cfg->tls.server)
 		tls_server_use_tickets(w->cfg->tls.server, &w->shm.tickets);
+	tls_edge_setup(w);
 	err = services_init(w);
 	err = err ?: ratelimit_setup(w);
 	err = err ?: access_setup(w);
