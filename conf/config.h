@@ -20,6 +20,7 @@
 struct pcre2_real_code_8;	/* pcre2_code, kept opaque here */
 struct jwks;			/* auth/jwks.h, kept opaque here */
 struct tls_server;		/* tls/ctx.h, kept opaque here */
+struct tls_client;		/* tls/client.h, kept opaque here */
 
 /* A resolved socket address plus its text form "1.2.3.4:80" / "[::1]:80". */
 struct gw_addr {
@@ -130,6 +131,19 @@ struct gw_health_conf {
 	int line;
 };
 
+/* A service's "tls = yes": upstream connections speak TLS. */
+struct gw_upstream_tls_conf {
+	bool on;
+	bool verify;			/* tls_verify; default yes */
+	int verify_line;		/* 0 = not given (then yes) */
+	char *sni;			/* tls_sni; default the first instance's host
+					 * name as written (none for an address) */
+	char *ca;			/* tls_ca; NULL = the system store */
+	struct tls_client *client;	/* built at load when on; owned */
+	int line;			/* of the tls key; 0 = not given */
+	int option_line;		/* first tls_* key, for "needs tls = yes" */
+};
+
 struct gw_service_conf {
 	char *name;
 	struct gw_instance_conf *instances;
@@ -142,6 +156,7 @@ struct gw_service_conf {
 	struct gw_breaker_conf breaker;
 	struct gw_retry_conf retry;	/* attempts 0 = no retries (the default) */
 	struct gw_health_conf health;
+	struct gw_upstream_tls_conf tls;
 	int line;
 };
 

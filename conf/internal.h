@@ -238,6 +238,9 @@ void conf__listen_add(struct conf_parser *p, const char *key, const char *value,
  * the whole file is read. */
 void conf__tls_release(struct gw_tls_conf *t);
 void conf__validate_tls(struct conf_parser *p);
+/* A service's tls keys (tls.c): free; check and build its client context. */
+void conf__upstream_tls_release(struct gw_upstream_tls_conf *t);
+void conf__validate_upstream_tls(struct conf_parser *p, struct gw_service_conf *svc);
 
 /* Check what no single key can: required keys, references, counts. Reports
  * every problem and fills each route's service index. */

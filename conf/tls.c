@@ -12,12 +12,21 @@
  *   redirect_http = yes                       ; plain listeners answer 308
  *   hsts = max-age=31536000
  *
+ * and, in a [service]:
+ *
+ *   tls = yes                                 ; upstream connections speak TLS
+ *   tls_verify = yes                          ; the default
+ *   tls_sni = api.internal                    ; default: the first instance's
+ *                                             ; host name, if it has one
+ *   tls_ca = tls/internal-ca.pem              ; default: the system store
+ *
  * Paths are relative to the config file's directory. The contexts are
  * built here, in the master, at load: a certificate that does not parse, a
  * key that does not match it or that others can read fails the load (or
  * the reload, which then keeps the running certificates) at its line, and
  * workers inherit the built contexts across fork. */
 #include <ctype.h>
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +35,7 @@
 
 #include "conf/config.h"
 #include "conf/internal.h"
+#include "tls/client.h"
 #include "tls/ctx.h"
 
 void conf__tls_release(struct gw_tls_conf *t)
@@ -251,4 +261,63 @@ void conf__validate_tls(struct conf_parser *p)
 		return;
 	}
 	tls_build(p, t);
+}
+
+void conf__upstream_tls_release(struct gw_upstream_tls_conf *t)
+{
+	free(t->sni);
+	free(t->ca);
+	tls_client_free(t->client);
+	memset(t, 0, sizeof(*t));
+}
+
+/* The first instance's host name as written ("api.internal:443"), or
+ * NULL when it is an address: the name a certificate would carry. */
+static char *instance_name(struct conf_parser *p, const struct gw_service_conf *svc)
+{
+	const char *host;
+	size_t len;
+	unsigned char probe[16];
+	char name[256];
+
+	if (!svc->n_instances || !svc->instances[0].host)
+		return NULL;
+	host = svc->instances[0].host;
+	len = strcspn(host, ":");
+	if (host[0] == '[' || len >= sizeof(name))
+		return NULL;
+	memcpy(name, host, len);
+	name[len] = '\0';
+	if (inet_pton(AF_INET, name, probe) == 1)
+		return NULL;
+	return conf__strdup(p, name);
+}
+
+void conf__validate_upstream_tls(struct conf_parser *p, struct gw_service_conf *svc)
+{
+	struct gw_upstream_tls_conf *t = &svc->tls;
+	char err[512];
+	int rc;
+
+	if (!t->on) {
+		if (t->option_line)
+			conf__error(p, t->option_line, "service '%s': tls_* keys need tls = yes",
+				    svc->name);
+		return;
+	}
+	/* The master's health checks speak plain HTTP. */
+	if (svc->health.path)
+		conf__error(p, svc->health.line, "service '%s': active health checks over TLS are "
+			    "not supported (remove health, or rely on the breaker)", svc->name);
+	if (!t->sni)
+		t->sni = instance_name(p, svc);
+	rc = tls_client_new(t->ca, t->verify, &t->client, err, sizeof(err));
+	if (rc == -ENOMEM)
+		p->oom = true;
+	else if (rc)
+		conf__error(p, t->line, "service '%s': %s", svc->name, err);
+	if (!t->verify)
+		conf__warn(p, t->verify_line, "service '%s': tls_verify = no accepts any "
+			   "certificate (anyone on the path can read and change the traffic)",
+			   svc->name);
 }

@@ -10,16 +10,17 @@
 
 static void validate_services(struct conf_parser *p)
 {
-	const struct gw_config *cfg = p->cfg;
+	struct gw_config *cfg = p->cfg;
 
 	for (size_t i = 0; i < cfg->n_services; i++) {
-		const struct gw_service_conf *svc = &cfg->services[i];
+		struct gw_service_conf *svc = &cfg->services[i];
 
 		if (!svc->n_instances)
 			conf__error(p, svc->line, "service '%s' has no instance", svc->name);
 		/* breaker_on may come before breaker, so this waits for the end. */
 		if (svc->breaker.on_line && svc->breaker.mode == GW_BRK_OFF)
 			conf__warn(p, svc->breaker.on_line, "breaker_on has no effect without breaker");
+		conf__validate_upstream_tls(p, svc);
 	}
 }
 

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <openssl/core_names.h>
 #include <openssl/err.h>
@@ -208,6 +209,10 @@ static int client_ca_load(SSL_CTX *ctx, const char *path, char *err, size_t errl
 {
 	STACK_OF(X509_NAME) *names;
 
+	if (access(path, R_OK) != 0) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return -EINVAL;
+	}
 	if (SSL_CTX_load_verify_locations(ctx, path, NULL) != 1) {
 		snprintf(err, errlen, "%s: %s", path, ssl_reason("bad CA bundle"));
 		return -EINVAL;

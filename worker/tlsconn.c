@@ -5,6 +5,7 @@
 #include <stdlib.h>
 
 #include "lib/log.h"
+#include "tls/client.h"
 #include "tls/ctx.h"
 #include "tls/io.h"
 #include "worker/conn.h"
@@ -16,14 +17,12 @@
 /* Room asked for per SSL_read: one full TLS record. */
 #define RECORD_MAX (16u << 10)
 
-int tlsconn_accept(struct conn *c, struct tls_server *srv)
+/* Give <c> a tlsio over <ssl> (taken, freed on failure). */
+static int attach(struct conn *c, SSL *ssl)
 {
-	SSL *ssl = tls_server_ssl(srv);
-
 	c->tls = calloc(1, sizeof(*c->tls));
 	if (!ssl || !c->tls)
 		goto err_free;
-	SSL_set_accept_state(ssl);
 	if (tlsio_init(c->tls, ssl) < 0)
 		goto err_tls;	/* it freed ssl */
 	return 0;
@@ -34,6 +33,20 @@ err_tls:
 	free(c->tls);
 	c->tls = NULL;
 	return -ENOMEM;
+}
+
+int tlsconn_accept(struct conn *c, struct tls_server *srv)
+{
+	SSL *ssl = tls_server_ssl(srv);
+
+	if (ssl)
+		SSL_set_accept_state(ssl);
+	return attach(c, ssl);
+}
+
+int tlsconn_connect(struct conn *c, struct tls_client *cli, const char *sni, const char *ip)
+{
+	return attach(c, tls_client_ssl(cli, sni, ip));
 }
 
 void tlsconn_free(struct conn *c)
@@ -77,6 +90,10 @@ int tlsconn_seal(struct worker *w, struct conn *c)
 	struct tlsio *t = c->tls;
 	size_t done = 0, pending;
 
+	/* A client's first flush writes its ClientHello; a server's does
+	 * nothing until the peer's arrives. */
+	if (t->state == TLSIO_HANDSHAKE && tlsio_write(t, NULL, 0) < 0)
+		return -EPROTO;
 	if (t->state == TLSIO_OPEN && plain->total > 0) {
 		struct iovec iov[OUTQ_SEGS];
 		int n = outq_iov(plain, iov);
@@ -119,4 +136,9 @@ bool tlsconn_peer_closed(const struct conn *c)
 bool tlsconn_failed(const struct conn *c)
 {
 	return c->tls->state == TLSIO_FAILED;
+}
+
+const char *tlsconn_error(const struct conn *c)
+{
+	return c->tls->error ? c->tls->error : "TLS error";
 }

@@ -1,4 +1,4 @@
-/* TLS on a connection (client side of the gateway for now): the socket
+/* TLS on a connection, client or upstream: the socket
  * carries ciphertext, the rest of the worker sees plaintext.
  *
  * Receiving: a recv's ciphertext is fed to the connection's tlsio and the
@@ -18,9 +18,15 @@
 #include "worker/core.h"
 
 struct tls_server;
+struct tls_client;
 
 /* Make <c> a TLS server connection of <srv>. 0 or -ENOMEM. */
 int tlsconn_accept(struct conn *c, struct tls_server *srv);
+
+/* Make upstream connection <c> a TLS client of <cli>, for <sni> (or NULL)
+ * at address <ip>; the handshake starts with the first flush after the
+ * connect, and queued plaintext waits for it. 0 or -ENOMEM. */
+int tlsconn_connect(struct conn *c, struct tls_client *cli, const char *sni, const char *ip);
 
 /* Free <c>'s TLS state (at slot release). NULL state is fine. */
 void tlsconn_free(struct conn *c);
@@ -42,5 +48,7 @@ void tlsconn_close_notify(struct conn *c);
 /* The peer sent close_notify / the connection failed. */
 bool tlsconn_peer_closed(const struct conn *c);
 bool tlsconn_failed(const struct conn *c);
+/* Why it failed (a short static text), for logs. */
+const char *tlsconn_error(const struct conn *c);
 
 #endif

@@ -404,5 +404,110 @@ class CertificateReload(unittest.TestCase):
         self.assertIn("CN = b.test", re.search(r"^subject=(.*)$", out, re.M).group(1))
 
 
+
+class UpstreamTls(unittest.TestCase):
+    """A service with tls = yes in front of a second gatewayd that
+    terminates TLS (certificates a and b) for gw-echo."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.echo = gwtest.Echo()
+        cls.back = gwtest.Gateway(conf(cls.echo.port, workers=1))
+        cls.back_tls = cls.back.ports[1]
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.back.stop()
+        cls.echo.stop()
+
+    def front(self, service_extra):
+        gw = gwtest.Gateway(gwtest.gateway_section(workers=2) + gwtest.ini("""
+            [service back]
+            instance = localhost:$port
+            tls = yes
+            $extra
+
+            [route all]
+            path = /
+            service = back
+            """, port=self.back_tls, extra=service_extra))
+        self.addCleanup(gw.stop)
+        return gw
+
+    def get(self, gw, target="/", method="GET", body=None):
+        c = http.client.HTTPConnection("127.0.0.1", gw.port, timeout=gwtest.TIMEOUT)
+        try:
+            c.request(method, target, body=body)
+            r = c.getresponse()
+            return r.status, r.read()
+        finally:
+            c.close()
+
+    def test_verified_upstream(self):
+        gw = self.front("tls_ca = %s" % path("ca.pem"))
+        for i in range(5):
+            status, body = self.get(gw, "/v%d" % i)
+            self.assertEqual(status, 200, body)
+            self.assertEqual(json.loads(body)["path"], "/v%d" % i)
+        payload = os.urandom(1 << 20)
+        status, body = self.get(gw, "/up?echo=body", "POST", payload)
+        self.assertEqual((status, body == payload), (200, True))
+        status, body = self.get(gw, "/down?size=2000000")
+        self.assertEqual((status, len(body)), (200, 2000000))
+        # The backend saw TLS, SNI localhost got certificate a.
+        tls_entries = [e for e in self.back.access_log() if e.get("path", "").startswith("/v")]
+        self.assertTrue(tls_entries and all(e["tls"] == "TLSv1.3" for e in tls_entries))
+
+    def test_sni_names_the_backend_certificate(self):
+        gw = self.front("tls_ca = %s\ntls_sni = api.b.test" % path("ca.pem"))
+        self.assertEqual(self.get(gw)[0], 200)
+
+    def test_unverifiable_upstream_is_a_502(self):
+        # The system store does not know the test CA.
+        gw = self.front("")
+        status, body = self.get(gw)
+        self.assertEqual(status, 502)
+        self.assertNotIn("certificate", body.decode())	# nothing internal leaks
+        gw.wait_line("certificate verify failed")
+        # A name the certificate does not carry.
+        gw = self.front("tls_ca = %s\ntls_sni = wrong.test" % path("ca.pem"))
+        self.assertEqual(self.get(gw)[0], 502)
+
+    def test_verify_off_warns_and_connects(self):
+        gw = self.front("tls_verify = no")
+        self.assertEqual(self.get(gw)[0], 200)
+        self.assertTrue(any("tls_verify = no accepts any certificate" in l
+                            for l in gw.diagnostics()))
+
+    def test_config_errors(self):
+        d = tempfile.mkdtemp(prefix="gw-tls-conf-")
+        self.addCleanup(shutil.rmtree, d, True)
+        f = os.path.join(d, "gw.ini")
+        text = gwtest.gateway_section() + gwtest.ini("""
+                [service a]
+                instance = 127.0.0.1:1
+                tls_sni = x.test
+
+                [service b]
+                instance = 127.0.0.1:1
+                tls = yes
+                tls_ca = /nonexistent/ca.pem
+
+                [route all]
+                path = /
+                service = a
+                """)
+        with open(f, "w") as fh:
+            fh.write(text)
+        lines = text.splitlines()
+        r = subprocess.run([gwtest.GATEWAYD, "-t", "-c", f], capture_output=True, text=True,
+                           timeout=30)
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("gw.ini:%d: service 'a': tls_* keys need tls = yes"
+                      % (lines.index("tls_sni = x.test") + 1), r.stderr)
+        self.assertIn("gw.ini:%d: service 'b': /nonexistent/ca.pem: No such file or directory"
+                      % (lines.index("tls = yes") + 1), r.stderr)
+
+
 if __name__ == "__main__":
     unittest.main()

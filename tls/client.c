@@ -1,0 +1,98 @@
+/* TLS client contexts (see client.h). */
+#include "tls/client.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <openssl/err.h>
+#include <openssl/x509v3.h>
+
+struct tls_client {
+	SSL_CTX *ctx;
+	bool verify;
+};
+
+static const char *last_reason(const char *fallback)
+{
+	unsigned long e = ERR_peek_last_error();
+	const char *r = e ? ERR_reason_error_string(e) : NULL;
+
+	ERR_clear_error();
+	return r ? r : fallback;
+}
+
+int tls_client_new(const char *ca_path, bool verify, struct tls_client **out, char *err,
+		   size_t errlen)
+{
+	static const unsigned char http11[] = "\x08http/1.1";
+	struct tls_client *c = calloc(1, sizeof(*c));
+	int ret = -ENOMEM;
+
+	*out = NULL;
+	if (!c || !(c->ctx = SSL_CTX_new(TLS_client_method()))) {
+		snprintf(err, errlen, "out of memory");
+		goto err_free;
+	}
+	c->verify = verify;
+	ret = -EINVAL;
+	if (!SSL_CTX_set_min_proto_version(c->ctx, TLS1_2_VERSION) ||
+	    SSL_CTX_set_alpn_protos(c->ctx, http11, sizeof(http11) - 1) != 0) {
+		snprintf(err, errlen, "%s", last_reason("cannot set up a TLS client"));
+		goto err_free;
+	}
+	if (ca_path && access(ca_path, R_OK) != 0) {
+		snprintf(err, errlen, "%s: %s", ca_path, strerror(errno));
+		goto err_free;
+	}
+	if (ca_path && SSL_CTX_load_verify_locations(c->ctx, ca_path, NULL) != 1) {
+		snprintf(err, errlen, "%s: %s", ca_path, last_reason("bad CA bundle"));
+		goto err_free;
+	}
+	if (!ca_path && SSL_CTX_set_default_verify_paths(c->ctx) != 1) {
+		snprintf(err, errlen, "the system CA store: %s", last_reason("cannot load"));
+		goto err_free;
+	}
+	SSL_CTX_set_verify(c->ctx, verify ? SSL_VERIFY_PEER : SSL_VERIFY_NONE, NULL);
+	SSL_CTX_set_mode(c->ctx, SSL_MODE_RELEASE_BUFFERS);
+	*out = c;
+	return 0;
+
+err_free:
+	tls_client_free(c);
+	return ret;
+}
+
+void tls_client_free(struct tls_client *c)
+{
+	if (!c)
+		return;
+	SSL_CTX_free(c->ctx);
+	free(c);
+}
+
+SSL *tls_client_ssl(struct tls_client *c, const char *sni, const char *ip)
+{
+	SSL *ssl = SSL_new(c->ctx);
+	int ok = 1;
+
+	if (!ssl)
+		return NULL;
+	SSL_set_connect_state(ssl);
+	if (sni)
+		ok = SSL_set_tlsext_host_name(ssl, sni) == 1;
+	if (ok && c->verify) {
+		X509_VERIFY_PARAM *vp = SSL_get0_param(ssl);
+
+		ok = sni ? SSL_set1_host(ssl, sni) == 1
+			 : X509_VERIFY_PARAM_set1_ip_asc(vp, ip) == 1;
+	}
+	if (!ok) {
+		ERR_clear_error();
+		SSL_free(ssl);
+		return NULL;
+	}
+	return ssl;
+}
