@@ -24,6 +24,23 @@ static const char *last_reason(const char *fallback)
 	return r ? r : fallback;
 }
 
+/* A server sent a session (a TLS 1.3 ticket arrives after the handshake):
+ * a copy replaces the one in the connection's cell. A copy, because the
+ * connection's own session is marked not resumable when the connection is
+ * freed without a close_notify, which is how a pooled connection usually
+ * ends, while the ticket stays good. */
+static int on_new_session(SSL *ssl, SSL_SESSION *sess)
+{
+	SSL_SESSION **cell = SSL_get_app_data(ssl);
+	SSL_SESSION *copy;
+
+	if (!cell || !(copy = SSL_SESSION_dup(sess)))
+		return 0;
+	SSL_SESSION_free(*cell);
+	*cell = copy;
+	return 0;	/* OpenSSL keeps its reference */
+}
+
 int tls_client_new(const char *ca_path, bool verify, struct tls_client **out, char *err,
 		   size_t errlen)
 {
@@ -57,6 +74,11 @@ int tls_client_new(const char *ca_path, bool verify, struct tls_client **out, ch
 	}
 	SSL_CTX_set_verify(c->ctx, verify ? SSL_VERIFY_PEER : SSL_VERIFY_NONE, NULL);
 	SSL_CTX_set_mode(c->ctx, SSL_MODE_RELEASE_BUFFERS);
+	/* Sessions are kept by the caller, one per upstream instance (its
+	 * cell), not in OpenSSL's cache. */
+	SSL_CTX_set_session_cache_mode(c->ctx, SSL_SESS_CACHE_CLIENT |
+					       SSL_SESS_CACHE_NO_INTERNAL_STORE);
+	SSL_CTX_sess_set_new_cb(c->ctx, on_new_session);
 	*out = c;
 	return 0;
 
@@ -73,7 +95,8 @@ void tls_client_free(struct tls_client *c)
 	free(c);
 }
 
-SSL *tls_client_ssl(struct tls_client *c, const char *sni, const char *ip)
+SSL *tls_client_ssl(struct tls_client *c, const char *sni, const char *ip,
+		    SSL_SESSION **resume)
 {
 	SSL *ssl = SSL_new(c->ctx);
 	int ok = 1;
@@ -81,6 +104,15 @@ SSL *tls_client_ssl(struct tls_client *c, const char *sni, const char *ip)
 	if (!ssl)
 		return NULL;
 	SSL_set_connect_state(ssl);
+	SSL_set_app_data(ssl, resume);
+	if (resume && *resume) {
+		/* A copy again: the cell's own session must not be marked
+		 * unresumable when this connection ends without a close_notify. */
+		SSL_SESSION *copy = SSL_SESSION_dup(*resume);
+
+		ok = copy && SSL_set_session(ssl, copy) == 1;
+		SSL_SESSION_free(copy);
+	}
 	if (sni)
 		ok = SSL_set_tlsext_host_name(ssl, sni) == 1;
 	if (ok && c->verify) {
@@ -95,4 +127,10 @@ SSL *tls_client_ssl(struct tls_client *c, const char *sni, const char *ip)
 		return NULL;
 	}
 	return ssl;
+}
+
+void tls_client_forget(SSL_SESSION **cell)
+{
+	SSL_SESSION_free(*cell);
+	*cell = NULL;
 }

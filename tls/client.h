@@ -25,7 +25,14 @@ void tls_client_free(struct tls_client *c);
 
 /* A client-side SSL for one connection: <sni> is sent as the server name
  * and verified against the certificate; without it the certificate must
- * name <ip> (text form, e.g. "10.0.0.7"). NULL on ENOMEM. */
-SSL *tls_client_ssl(struct tls_client *c, const char *sni, const char *ip);
+ * name <ip> (text form, e.g. "10.0.0.7"). <resume> (or NULL) is the
+ * peer's session cell: the session in it is offered for resumption, and a
+ * session the server issues on this connection replaces it (the cell must
+ * outlive the SSL). NULL on ENOMEM. */
+SSL *tls_client_ssl(struct tls_client *c, const char *sni, const char *ip,
+		    SSL_SESSION **resume);
+
+/* Drop the session in a cell (the peer is gone). */
+void tls_client_forget(SSL_SESSION **cell);
 
 #endif

@@ -120,6 +120,8 @@ struct conn {
 struct pool {
 	uint32_t head;		/* most recently parked, UINT32_MAX when empty */
 	uint32_t count;
+	struct ssl_session_st *tls_session;	/* tls = yes: the instance's last session,
+						 * resumed by new connections */
 };
 
 /* An instance as a worker uses it, copied from a registry snapshot: an

@@ -44,9 +44,10 @@ int tlsconn_accept(struct conn *c, struct tls_server *srv)
 	return attach(c, ssl);
 }
 
-int tlsconn_connect(struct conn *c, struct tls_client *cli, const char *sni, const char *ip)
+int tlsconn_connect(struct conn *c, struct tls_client *cli, const char *sni, const char *ip,
+		    SSL_SESSION **resume)
 {
-	return attach(c, tls_client_ssl(cli, sni, ip));
+	return attach(c, tls_client_ssl(cli, sni, ip, resume));
 }
 
 void tlsconn_free(struct conn *c)

@@ -24,9 +24,11 @@ struct tls_client;
 int tlsconn_accept(struct conn *c, struct tls_server *srv);
 
 /* Make upstream connection <c> a TLS client of <cli>, for <sni> (or NULL)
- * at address <ip>; the handshake starts with the first flush after the
- * connect, and queued plaintext waits for it. 0 or -ENOMEM. */
-int tlsconn_connect(struct conn *c, struct tls_client *cli, const char *sni, const char *ip);
+ * at address <ip>, resuming the session in <resume> (tls/client.h); the
+ * handshake starts with the first flush after the connect, and queued
+ * plaintext waits for it. 0 or -ENOMEM. */
+int tlsconn_connect(struct conn *c, struct tls_client *cli, const char *sni, const char *ip,
+		    struct ssl_session_st **resume);
 
 /* Free <c>'s TLS state (at slot release). NULL state is fine. */
 void tlsconn_free(struct conn *c);

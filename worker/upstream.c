@@ -84,7 +84,8 @@ void upstream_abort(struct worker *w, struct exchange *ex)
 }
 
 /* A service with tls = yes: the connection is a TLS client of it, its
- * certificate checked against tls_sni or else the instance's address. */
+ * certificate checked against tls_sni or else the instance's address, and
+ * it resumes the instance's last session (kept with its pool). */
 static int start_tls(struct worker *w, const struct exchange *ex, struct conn *up)
 {
 	const struct gw_upstream_tls_conf *t = &service_of(w, ex)->tls;
@@ -96,7 +97,7 @@ static int start_tls(struct worker *w, const struct exchange *ex, struct conn *u
 	if (ex->inst.addr.ss_family == AF_INET6)
 		a = &((const struct sockaddr_in6 *)&ex->inst.addr)->sin6_addr;
 	inet_ntop(ex->inst.addr.ss_family, a, ip, sizeof(ip));
-	return tlsconn_connect(up, t->client, t->sni, ip);
+	return tlsconn_connect(up, t->client, t->sni, ip, &w->pools[ex->inst.slot].tls_session);
 }
 
 static int connect_new(struct worker *w, struct exchange *ex, struct conn **out)

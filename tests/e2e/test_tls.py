@@ -458,6 +458,19 @@ class UpstreamTls(unittest.TestCase):
         tls_entries = [e for e in self.back.access_log() if e.get("path", "").startswith("/v")]
         self.assertTrue(tls_entries and all(e["tls"] == "TLSv1.3" for e in tls_entries))
 
+    def test_new_upstream_connections_resume_the_session(self):
+        gw = self.front("tls_ca = %s\nkeepalive = 0" % path("ca.pem"))
+        for i in range(6):
+            status, body = self.get(gw, "/r%d" % i)
+            self.assertEqual(status, 200, body)
+        entries = {e["path"]: e for e in self.back.access_log()
+                   if e.get("path", "").startswith("/r")}
+        self.assertEqual(len(entries), 6)
+        # Each request had its own connection; every worker's first one is a
+        # full handshake, and the rest resume the session it got.
+        resumed = sum(1 for e in entries.values() if e["tls_resumed"])
+        self.assertGreaterEqual(resumed, 4, entries)
+
     def test_sni_names_the_backend_certificate(self):
         gw = self.front("tls_ca = %s\ntls_sni = api.b.test" % path("ca.pem"))
         self.assertEqual(self.get(gw)[0], 200)
