@@ -10,19 +10,12 @@
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
 
+#include "tls/internal.h"
+
 struct tls_client {
 	SSL_CTX *ctx;
 	bool verify;
 };
-
-static const char *last_reason(const char *fallback)
-{
-	unsigned long e = ERR_peek_last_error();
-	const char *r = e ? ERR_reason_error_string(e) : NULL;
-
-	ERR_clear_error();
-	return r ? r : fallback;
-}
 
 /* A server sent a session (a TLS 1.3 ticket arrives after the handshake):
  * a copy replaces the one in the connection's cell. A copy, because the
@@ -57,7 +50,7 @@ int tls_client_new(const char *ca_path, bool verify, struct tls_client **out, ch
 	ret = -EINVAL;
 	if (!SSL_CTX_set_min_proto_version(c->ctx, TLS1_2_VERSION) ||
 	    SSL_CTX_set_alpn_protos(c->ctx, http11, sizeof(http11) - 1) != 0) {
-		snprintf(err, errlen, "%s", last_reason("cannot set up a TLS client"));
+		snprintf(err, errlen, "%s", tls__reason("cannot set up a TLS client"));
 		goto err_free;
 	}
 	if (ca_path && access(ca_path, R_OK) != 0) {
@@ -65,11 +58,11 @@ int tls_client_new(const char *ca_path, bool verify, struct tls_client **out, ch
 		goto err_free;
 	}
 	if (ca_path && SSL_CTX_load_verify_locations(c->ctx, ca_path, NULL) != 1) {
-		snprintf(err, errlen, "%s: %s", ca_path, last_reason("bad CA bundle"));
+		snprintf(err, errlen, "%s: %s", ca_path, tls__reason("bad CA bundle"));
 		goto err_free;
 	}
 	if (!ca_path && SSL_CTX_set_default_verify_paths(c->ctx) != 1) {
-		snprintf(err, errlen, "the system CA store: %s", last_reason("cannot load"));
+		snprintf(err, errlen, "the system CA store: %s", tls__reason("cannot load"));
 		goto err_free;
 	}
 	SSL_CTX_set_verify(c->ctx, verify ? SSL_VERIFY_PEER : SSL_VERIFY_NONE, NULL);

@@ -15,6 +15,8 @@
 #include <openssl/rand.h>
 #include <openssl/x509v3.h>
 
+#include "tls/internal.h"
+
 #include "shm/tickets.h"
 
 #define TLS_MAX_NAMES 64u	/* names kept per certificate for SNI */
@@ -47,16 +49,6 @@ bool tls_name_matches(const char *pattern, const char *host)
 	 * "a.b.example.com" (RFC 6125 §6.4.3: one label). */
 	dot = strchr(host, '.');
 	return dot && dot != host && strcasecmp(pattern + 1, dot) == 0;
-}
-
-/* The last OpenSSL error as text, or <fallback>. */
-static const char *ssl_reason(const char *fallback)
-{
-	unsigned long e = ERR_peek_last_error();
-	const char *r = e ? ERR_reason_error_string(e) : NULL;
-
-	ERR_clear_error();
-	return r ? r : fallback;
 }
 
 /* A private key others can read is a key others may have copied. */
@@ -214,12 +206,12 @@ static int client_ca_load(SSL_CTX *ctx, const char *path, char *err, size_t errl
 		return -EINVAL;
 	}
 	if (SSL_CTX_load_verify_locations(ctx, path, NULL) != 1) {
-		snprintf(err, errlen, "%s: %s", path, ssl_reason("bad CA bundle"));
+		snprintf(err, errlen, "%s: %s", path, tls__reason("bad CA bundle"));
 		return -EINVAL;
 	}
 	names = SSL_load_client_CA_file(path);
 	if (!names) {
-		snprintf(err, errlen, "%s: %s", path, ssl_reason("no CA certificate in it"));
+		snprintf(err, errlen, "%s: %s", path, tls__reason("no CA certificate in it"));
 		return -EINVAL;
 	}
 	SSL_CTX_set_client_CA_list(ctx, names);
@@ -235,11 +227,11 @@ static int cert_load(struct tls_server *s, struct tls_cert *c, const struct tls_
 		return ret;
 	c->ctx = ctx_new(s, sconf);
 	if (!c->ctx) {
-		snprintf(err, errlen, "%s: %s", conf->cert_path, ssl_reason("cannot create a TLS context"));
+		snprintf(err, errlen, "%s: %s", conf->cert_path, tls__reason("cannot create a TLS context"));
 		return -ENOMEM;
 	}
 	if (SSL_CTX_use_certificate_chain_file(c->ctx, conf->cert_path) != 1) {
-		snprintf(err, errlen, "%s: %s", conf->cert_path, ssl_reason("bad certificate"));
+		snprintf(err, errlen, "%s: %s", conf->cert_path, tls__reason("bad certificate"));
 		return -EINVAL;
 	}
 	if (SSL_CTX_use_PrivateKey_file(c->ctx, conf->key_path, SSL_FILETYPE_PEM) != 1) {
@@ -249,7 +241,7 @@ static int cert_load(struct tls_server *s, struct tls_cert *c, const struct tls_
 			snprintf(err, errlen, "%s: the key does not match the certificate %s",
 				 conf->key_path, conf->cert_path);
 		} else {
-			snprintf(err, errlen, "%s: %s", conf->key_path, ssl_reason("bad private key"));
+			snprintf(err, errlen, "%s: %s", conf->key_path, tls__reason("bad private key"));
 		}
 		return -EINVAL;
 	}
