@@ -63,6 +63,7 @@ struct conf_parser {
 	int gateway_line;		/* first [gateway] header, 0 if none */
 	int access_line;		/* first [access] header, 0 if none */
 	int admin_line;			/* last admin_listen key, 0 if none */
+	int apikeys_line;		/* first [apikeys] header, 0 if none */
 
 	/* The line reader (load.c). */
 	FILE *in;
@@ -81,6 +82,7 @@ extern const struct conf_section conf__service_section;
 extern const struct conf_section conf__route_section;
 extern const struct conf_section conf__access_section;
 extern const struct conf_section conf__jwt_section;
+extern const struct conf_section conf__apikeys_section;
 
 /* Report an error at <line> of the file being loaded (printf format). */
 void conf__error(struct conf_parser *p, int line, const char *fmt, ...)
@@ -225,6 +227,11 @@ void conf__route_claims(struct conf_parser *p, const char *key, const char *valu
 			struct gw_route_conf *r);
 /* Required [jwt] keys, and each route's auth reference (fills r->jwt). */
 void conf__validate_jwt(struct conf_parser *p);
+
+/* [apikeys] (apikeys.c): free what it owns; check it and the routes that
+ * use it (auth = apikey, by=consumer). */
+void conf__apikeys_release(struct gw_config *cfg);
+void conf__validate_apikeys(struct conf_parser *p);
 
 /* Check what no single key can: required keys, references, counts. Reports
  * every problem and fills each route's service index. */
