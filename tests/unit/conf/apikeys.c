@@ -82,8 +82,7 @@ static void test_good(void)
 		CHECK_INT(l.cfg->routes[0].rate_limits[0].by, GW_RL_BY_CONSUMER);
 		CHECK_STR(l.cfg->routes[0].rate_limits[0].spec, "10/60000ms burst=10 by=consumer");
 	}
-	conf_free(l.cfg);
-	free(l.diag);
+	loaded_free(&l);
 
 	/* A missing store is an empty one; the default header. */
 	l = load_keys("[apikeys]\nfile = @MISSING@\n"
@@ -94,8 +93,7 @@ static void test_good(void)
 		CHECK_STR(l.cfg->apikeys.header, "X-Api-Key");
 		CHECK_STR(l.cfg->apikeys.header_lower, "x-api-key");
 	}
-	conf_free(l.cfg);
-	free(l.diag);
+	loaded_free(&l);
 }
 
 static void test_errors(void)
@@ -131,39 +129,33 @@ static void test_errors(void)
 		"API keys (use scopes)\n"
 		"x.ini:19: route 'b': rate_limit by=jwt:sub needs auth = jwt:NAME\n"
 		"x.ini:23: route 'c': rate_limit by=consumer needs auth = apikey\n");
-	conf_free(l.cfg);
-	free(l.diag);
+	loaded_free(&l);
 
 	/* A bad header name on its own. */
 	l = load_keys("[apikeys]\nfile = @STORE@\nheader = X Y\n[route a]\npath = /a\nservice = s\n");
 	CHECK_STR(l.diag, "x.ini:7: bad header 'X Y' (want a header name, such as X-Api-Key)\n");
-	conf_free(l.cfg);
-	free(l.diag);
+	loaded_free(&l);
 
 	/* No [apikeys] at all. */
 	l = load_keys("[route a]\npath = /a\nservice = s\nauth = apikey\n");
 	CHECK_STR(l.diag, "x.ini:8: route 'a': auth = apikey needs an [apikeys] section\n");
-	conf_free(l.cfg);
-	free(l.diag);
+	loaded_free(&l);
 
 	/* A store open to others; a store that is a directory. */
 	l = load_keys("[apikeys]\nfile = @OPEN@\n[route a]\npath = /a\nservice = s\n");
 	CHECK_STR(l.diag, "x.ini:6: key store 'DIR/open.db' is open to group or others "
 			  "(mode 0644): chmod 600 it\n");
-	conf_free(l.cfg);
-	free(l.diag);
+	loaded_free(&l);
 	l = load_keys("[apikeys]\nfile = /tmp\n[route a]\npath = /a\nservice = s\n");
 	CHECK_STR(l.diag, "x.ini:6: key store '/tmp' is not a regular file\n");
-	conf_free(l.cfg);
-	free(l.diag);
+	loaded_free(&l);
 
 	/* A malformed store: its own file and lines, every problem. */
 	l = load_keys("[apikeys]\nfile = @BAD@\n[route a]\npath = /a\nservice = s\n");
 	CHECK_INT(l.rc, -EINVAL);
 	CHECK_STR(l.diag, "DIR/bad.db:3: bad state 'alive' (want live or revoked)\n"
 			  "DIR/bad.db:4: unknown record 'kee' (want hash-key, next-id or key)\n");
-	conf_free(l.cfg);
-	free(l.diag);
+	loaded_free(&l);
 }
 
 int main(void)
