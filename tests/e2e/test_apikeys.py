@@ -9,7 +9,8 @@ the route's scope 403; the backend sees X-Consumer (a client's own copy
 replaced) and never the key header; revoke gives 401 at once on every
 worker (fresh connections, both workers' request counters move); a key
 added works at once, without reload; keys list (table and JSON) shows no
-secret; by=consumer counts exactly across keys of one consumer; "apikey
+secret; a store that cannot be written makes add and revoke fail and
+change nothing; by=consumer counts exactly across keys of one consumer; "apikey
 jwt:corp" takes either credential; keys survive gatewayctl reload and a
 restart; a malformed store at reload is refused with STORE:LINE and the
 running keys keep working. No assertion depends on timing."""
@@ -35,7 +36,7 @@ FRESH = 40		# fresh connections after a revoke; 2 workers share them
 
 CONF = """
 [apikeys]
-file = apikeys.db
+file = keys/apikeys.db
 
 [service echo]
 instance = 127.0.0.1:$port
@@ -90,7 +91,8 @@ class ApiKeys(unittest.TestCase):
         cls.addClassCleanup(cls.gw.stop)
         with open(os.path.join(cls.gw.dir, "jwks.json"), "w") as f:
             json.dump({"keys": [{"kty": "oct", "kid": "k", "k": b64(SECRET)}]}, f)
-        cls.store = os.path.join(cls.gw.dir, "apikeys.db")
+        os.mkdir(os.path.join(cls.gw.dir, "keys"))
+        cls.store = os.path.join(cls.gw.dir, "keys", "apikeys.db")
         cls.gw.start()
 
     # --- helpers
@@ -243,6 +245,27 @@ class ApiKeys(unittest.TestCase):
         self.assertEqual((rc, a["code"]), (1, "invalid"))
         rc, _, err = self.gw.ctl("keys", "add", check=False)
         self.assertEqual(rc, 2, err)
+
+    def test_write_failure_changes_nothing(self):
+        kid, key = self.add("pete")
+        _, before, _ = self.gw.ctl("keys", "list")
+        keys_dir = os.path.dirname(self.store)
+        os.rename(keys_dir, keys_dir + ".away")
+        try:
+            rc, a, _ = self.gw.ctl("keys", "add", "quinn", check=False)
+            self.assertEqual((rc, a["code"]), (1, "failed"))
+            self.assertIn("no key was added", a["error"])
+            rc, a, _ = self.gw.ctl("keys", "revoke", kid, check=False)
+            self.assertEqual((rc, a["code"]), (1, "failed"))
+            self.assertIn("the key was not revoked", a["error"])
+        finally:
+            os.rename(keys_dir + ".away", keys_dir)
+        _, after, _ = self.gw.ctl("keys", "list")
+        self.assertEqual(after, before)
+        self.assertEqual(self.get("/x", key).status, 200)
+        # The next id is the one the failed add did not use.
+        nid, _ = self.add("quinn")
+        self.assertEqual(nid, max(k["id"] for k in before["keys"]) + 1)
 
     def test_z_reload_restart_and_bad_store(self):
         # Named to run last: it restarts the gateway.
