@@ -21,6 +21,7 @@ struct pcre2_real_code_8;	/* pcre2_code, kept opaque here */
 struct jwks;			/* auth/jwks.h, kept opaque here */
 struct tls_server;		/* tls/ctx.h, kept opaque here */
 struct tls_client;		/* tls/client.h, kept opaque here */
+struct keystore;		/* auth/keystore.h, kept opaque here */
 
 /* A resolved socket address plus its text form "1.2.3.4:80" / "[::1]:80". */
 struct gw_addr {
@@ -176,6 +177,7 @@ enum gw_rl_by {
 	GW_RL_BY_HEADER,		/* a request header's value (absent: one shared key) */
 	GW_RL_BY_ROUTE,			/* one bucket for the whole route */
 	GW_RL_BY_JWT,			/* a claim of the verified token (absent: one shared key) */
+	GW_RL_BY_CONSUMER,		/* the API key's consumer (none: one shared key) */
 };
 
 /* Longest time a full bucket takes to refill, burst * (period / count) in
@@ -272,7 +274,8 @@ struct gw_route_conf {
 	struct gw_retry_conf retry;	/* line 0: use the service's */
 	struct gw_acl_conf acl;		/* allow/deny; applies after cfg->access */
 	/* auth = jwt:NAME; scopes; claims. */
-	char *auth_name;		/* NAME of "jwt:NAME"; NULL = no authentication */
+	char *auth_name;		/* NAME of "jwt:NAME"; NULL = no token accepted */
+	bool auth_apikey;		/* "apikey" in auth: an API key is accepted */
 	int auth_line;			/* line of the auth key; 0 = none */
 	size_t jwt;			/* index into gw_config.jwts when auth_name */
 	char *scopes;			/* required, space-separated; NULL = none */
@@ -349,6 +352,16 @@ struct gw_config {
 	/* [jwt NAME] sections, in file order. */
 	struct gw_jwt_conf *jwts;
 	size_t n_jwts;
+
+	/* [apikeys]: the key store of routes with "auth = apikey". */
+	struct gw_apikeys_conf {
+		char *file;		/* as resolved (relative to the config's directory) */
+		char *header;		/* request header carrying the key; default X-Api-Key */
+		char *header_lower;
+		struct keystore *store;	/* read at load; the master takes it over */
+		bool store_created;	/* the file did not exist: an empty store */
+		int line;		/* of the section header; 0 = no [apikeys] */
+	} apikeys;
 
 	/* Routes in file order. */
 	struct gw_route_conf *routes;

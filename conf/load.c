@@ -33,6 +33,7 @@ static const struct conf_section *const load_sections[] = {
 	&conf__access_section,
 	&conf__jwt_section,
 	&conf__tls_section,
+	&conf__apikeys_section,
 };
 
 #define LOAD_STR_(x) #x
@@ -449,6 +450,7 @@ void conf_free(struct gw_config *cfg)
 	free(cfg->routes);
 	free(cfg->jwts);
 	free(cfg->route_order);
+	conf__apikeys_release(cfg);
 	conf__acl_release(&cfg->access);
 	conf__acl_release(&cfg->trusted_proxies);
 	conf__tls_release(&cfg->tls);

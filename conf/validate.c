@@ -150,6 +150,7 @@ void conf__validate(struct conf_parser *p)
 	conf__validate_tls(p);
 	validate_services(p);
 	conf__validate_jwt(p);
+	conf__validate_apikeys(p);
 	for (size_t i = 0; i < cfg->n_routes; i++)
 		validate_route(p, &cfg->routes[i]);
 	if (!cfg->n_routes)

@@ -191,6 +191,9 @@ static json_t *job_start(struct master *m, struct reload_job *job)
 		log_error("reload: %s", why);
 		return cmd_error("invalid", "%s", why);
 	}
+	/* The key table is read by every generation alike: adopt the store
+	 * now (master/keys.c). */
+	master_keys_adopt(m, job->cfg, false);
 	job->generation = m->generation + 1;
 	job->n_slots = master_worker_count(job->cfg->workers, &m->cpus);
 	job->slots = calloc(job->n_slots, sizeof(*job->slots));

@@ -14,16 +14,18 @@
  *   authn      routes with auth = jwt:NAME: the Authorization: Bearer
  *              token verified against the [jwt] section's keys (401 with
  *              WWW-Authenticate; the claims are kept until the exchange
- *              ends)
+ *              ends); routes with auth = apikey: the key header looked up
+ *              in the shared key table (401, or 403 for a key's scopes)
  *   authz      the route's scopes and claims all granted by the token
  *              (403 insufficient_scope)
  *   ratelimit  every rate_limit rule of the route admits, in the GCRA table
  *              all workers share (429 with Retry-After and RateLimit headers)
  *   transform  upstream request head: target rewrite, hop-by-hop removal,
- *              X-Forwarded-*, X-Request-Id, forward_claims headers and
- *              the client certificate's subject (replacing the client's
- *              copies) (it does not depend on the
- *              instance, so a retry reuses it)
+ *              X-Forwarded-*, X-Request-Id, forward_claims headers,
+ *              X-Consumer and the client certificate's subject
+ *              (replacing the client's copies; the API-key header is not
+ *              forwarded) (it does not depend on the instance, so a retry
+ *              reuses it)
  *   pick       an instance of the route's service that is up, not draining,
  *              not tried yet, and whose breaker admits, by the service's
  *              balancer (503 at once when there is none)
@@ -194,6 +196,8 @@ void pipeline_reset(struct worker *w, struct exchange *ex)
 	ex->wait.fire = NULL;
 	ex->rl.set = false;
 	ex->auth_fail = AUTH_FAIL_NONE;
+	ex->apikey = 0;
+	ex->consumer[0] = '\0';
 	ex->req_started = false;
 	ex->head_parsed = false;
 	ex->req_body_done = false;

@@ -3,6 +3,7 @@
 
 #include <string.h>
 
+#include "worker/apikey.h"
 #include "worker/conn.h"
 #include "worker/route.h"
 #include "worker/stages.h"
@@ -60,6 +61,7 @@ static int put_request_fields(struct worker *w, struct exchange *ex, const char 
 		if (skip_field(buf, h, f->name) || http_span_ieq(buf, f->name, "expect") ||
 		    auth_forwarded_field(w, ex, buf, f->name) ||
 		    tls_forwarded_field(w, buf, f->name) ||
+		    apikey_dropped_field(w, buf, f->name) ||
 		    http_span_ieq(buf, f->name, "x-forwarded-for") ||
 		    http_span_ieq(buf, f->name, "x-forwarded-proto") ||
 		    http_span_ieq(buf, f->name, "x-forwarded-host"))
@@ -122,6 +124,7 @@ enum stage_result stage_transform(struct worker *w, struct exchange *ex)
 	err = err ?: put_request_fields(w, ex, buf, out, limit);
 	err = err ?: auth_put_claims(w, ex, out, limit);
 	err = err ?: tls_put_subject(w, ex, out, limit);
+	err = err ?: apikey_put_consumer(ex, out, limit);
 	err = err ?: put_forwarded(w, ex, buf, out, limit);
 	err = err ?: put_framing(out, limit, ex->req_body.mode,
 				 ex->req_body.mode == HTTP_BODY_LENGTH ? ex->req.h.content_length : -1);
