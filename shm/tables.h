@@ -4,6 +4,7 @@
 #define GW_SHM_TABLES_H
 
 #include "shm/inst.h"
+#include "shm/jwks.h"
 #include "shm/registry.h"
 #include "shm/rl.h"
 #include "shm/segment.h"
@@ -16,6 +17,7 @@ struct shm_tables {
 	struct inst_table inst;
 	struct reg_table reg;
 	struct tickets tickets;
+	struct jwksr jwks;
 	struct rl_table rl;
 };
 
