@@ -144,12 +144,12 @@ int64_t jwksr_publish_master(struct jwksr *t, unsigned slot, const char *name,
 void jwksr_attempted_master(struct jwksr *t, unsigned slot)
 {
 	struct jwksr_slot_sh *s = slot_of(t, slot);
-	/* Relaxed: single writer; a worker only compares it with the value it
-	 * saw before, and a late sight costs it one more timer tick. The
-	 * publish that may precede it orders itself through gen. */
+	/* Relaxed load: single writer. */
 	uint64_t n = atomic_load_explicit(&s->attempts, memory_order_relaxed);
 
-	atomic_store_explicit(&s->attempts, n + 1, memory_order_relaxed);
+	/* Release: pairs with jwksr_attempts()'s acquire, so a worker that
+	 * sees the attempt finished also sees the generation it published. */
+	atomic_store_explicit(&s->attempts, n + 1, memory_order_release);
 }
 
 void jwksr_set_refresh_after_master(struct jwksr *t, unsigned slot, uint64_t mono_ms)
@@ -179,8 +179,8 @@ uint64_t jwksr_gen(const struct jwksr *t, unsigned slot)
 
 uint64_t jwksr_attempts(const struct jwksr *t, unsigned slot)
 {
-	/* Relaxed: see jwksr_attempted_master(). */
-	return atomic_load_explicit(&slot_of(t, slot)->attempts, memory_order_relaxed);
+	/* Acquire: see jwksr_attempted_master(). */
+	return atomic_load_explicit(&slot_of(t, slot)->attempts, memory_order_acquire);
 }
 
 uint64_t jwksr_refresh_after(const struct jwksr *t, unsigned slot)

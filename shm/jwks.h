@@ -60,7 +60,9 @@ bool jwksr_take_request_master(struct jwksr *t, unsigned slot);
  * that sees generation N then reads N's bytes (jwksr_read()). */
 uint64_t jwksr_gen(const struct jwksr *t, unsigned slot);
 
-/* Fetch attempts finished for <slot>, and the refresh-after time. */
+/* Fetch attempts finished for <slot> (acquire: the generation published
+ * by an attempt is visible once the count shows it), and the
+ * refresh-after time. */
 uint64_t jwksr_attempts(const struct jwksr *t, unsigned slot);
 uint64_t jwksr_refresh_after(const struct jwksr *t, unsigned slot);
 

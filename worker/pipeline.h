@@ -83,6 +83,12 @@ struct exchange {
 	struct json_t *claims;		/* owned reference; NULL = none */
 	uint8_t auth_fail;		/* enum auth_fail (worker/stages.h) */
 	uint8_t jwt_err;		/* enum jwt_err, with AUTH_FAIL_INVALID */
+	/* Held after an unknown kid until the key set is refreshed
+	 * (worker/jwtkeys.c); reset by auth_release(). */
+	uint64_t jwks_until_ms;		/* give up waiting then; 0 = not waiting */
+	uint64_t jwks_gen;		/* the section's key generation when it began */
+	uint64_t jwks_attempts;		/* the master's fetch attempts then */
+	bool jwks_waited;		/* waited once: the next unknown kid is final */
 
 	/* The upstream request head, kept to replay it once on a fresh
 	 * connection when a pooled one turns out to be closed. */
