@@ -122,6 +122,7 @@ struct mreg;
 struct control;
 struct admin;
 struct reload_job;
+struct mjwks;
 
 struct master {
 	const char *conf_path;		/* reloads read this file again */
@@ -152,6 +153,7 @@ struct master {
 	struct health_checker *health;	/* active checks (health.c) */
 	struct control *control;	/* gatewayctl's socket (control.c) */
 	struct admin *admin;		/* admin HTTP listener (admin.c) */
+	struct mjwks *jwks;		/* jwks_url fetches (jwksfetch.c) */
 	struct reload_job *reload;	/* a reload in progress; NULL = none */
 	uint64_t tickets_checked_ms;	/* last look at the ticket key's age */
 
