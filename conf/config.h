@@ -223,6 +223,8 @@ struct gw_jwt_conf {
 	unsigned jwks_slot;		/* shm/jwks.h slot, set by the master before
 					 * forking the workers (master/jwksfetch.c) */
 	uint32_t cache;			/* verified tokens kept per worker; 0 = off */
+	const char *url_opt;		/* a jwks_url-only key set (for its error), or NULL */
+	int url_opt_line;
 	uint32_t algs;			/* JWT_ALG_BIT() set (auth/jwt.h) */
 	uint32_t leeway_s;		/* clock skew allowed on exp/nbf/iat */
 	struct gw_forward_claim *forward;

@@ -185,6 +185,17 @@ static void jwt_jwks(struct conf_parser *p, const char *key, const char *value)
 		conf__error(p, p->line, "jwks file '%s' has no usable key", j->jwks_path);
 }
 
+/* Remember a key that only means something with jwks_url. */
+static void jwt_url_opt(struct conf_parser *p, const char *name)
+{
+	struct gw_jwt_conf *j = jwt_cur(p);
+
+	if (!j->url_opt) {
+		j->url_opt = name;
+		j->url_opt_line = p->line;
+	}
+}
+
 static void jwt_jwks_url(struct conf_parser *p, const char *key, const char *value)
 {
 	struct gw_jwt_conf *j = jwt_cur(p);
@@ -208,6 +219,7 @@ static void jwt_jwks_ca(struct conf_parser *p, const char *key, const char *valu
 			    key);
 		return;
 	}
+	jwt_url_opt(p, "jwks_ca");
 	j->jwks_ca = jwt_resolve(p, value);
 	if (!j->jwks_ca)
 		return;
@@ -237,16 +249,19 @@ static void jwt_ms(struct conf_parser *p, const char *key, const char *value, ui
 
 static void jwt_jwks_refresh(struct conf_parser *p, const char *key, const char *value)
 {
+	jwt_url_opt(p, "jwks_refresh");
 	jwt_ms(p, key, value, 1000, 7 * 86400000ull, "1s..7d", &jwt_cur(p)->jwks_refresh_ms);
 }
 
 static void jwt_jwks_refresh_min(struct conf_parser *p, const char *key, const char *value)
 {
+	jwt_url_opt(p, "jwks_refresh_min");
 	jwt_ms(p, key, value, 1000, 86400000ull, "1s..1d", &jwt_cur(p)->jwks_refresh_min_ms);
 }
 
 static void jwt_jwks_timeout(struct conf_parser *p, const char *key, const char *value)
 {
+	jwt_url_opt(p, "jwks_timeout");
 	jwt_ms(p, key, value, 100, 60000, "100ms..60s", &jwt_cur(p)->jwks_timeout_ms);
 }
 
@@ -500,8 +515,9 @@ void conf__validate_jwt(struct conf_parser *p)
 		if (j->jwks_path && j->jwks_url)
 			conf__error(p, j->line, "jwt '%s' has both jwks and jwks_url (want one)",
 				    j->name);
-		if (j->jwks_ca && !j->jwks_url)
-			conf__error(p, j->line, "jwt '%s': jwks_ca needs jwks_url", j->name);
+		if (j->url_opt && !j->jwks_url)
+			conf__error(p, j->url_opt_line, "jwt '%s': %s needs jwks_url", j->name,
+				    j->url_opt);
 		if (j->jwks_url && ++n_url == GW_JWT_URL_MAX + 1)
 			conf__error(p, j->line, "jwt '%s': more than %u sections with jwks_url",
 				    j->name, GW_JWT_URL_MAX);

@@ -301,6 +301,12 @@ static void test_url(void)
 		"jwks_url = https://x/\n"
 		"jwks_ca = @GOOD@\n"
 		"algorithms = RS256\n"
+		"[jwt c]\n"
+		"jwks = @GOOD@\n"					/* 20 */
+		"algorithms = RS256\n"
+		"cache = 10\n"
+		"jwks_timeout = 1s\n"
+		"jwks_refresh = 1m\n"
 		"[route r]\npath = /\nservice = s\nauth = jwt:b\n");
 	CHECK_INT(l.rc, -EINVAL);
 	CHECK_STR(l.diag,
@@ -312,8 +318,9 @@ static void test_url(void)
 		"x.ini:11: bad cache '-1' (want a number of tokens, 0 (off) to 1048576)\n"
 		"x.ini:12: duplicate key 'cache' in [jwt a] (first at line 11)\n"
 		"x.ini:5: jwt 'a' has no jwks (want jwks = FILE or jwks_url = https://...)\n"
-		"x.ini:5: jwt 'a': jwks_ca needs jwks_url\n"
-		"x.ini:14: jwt 'b' has both jwks and jwks_url (want one)\n");
+		"x.ini:7: jwt 'a': jwks_ca needs jwks_url\n"
+		"x.ini:14: jwt 'b' has both jwks and jwks_url (want one)\n"
+		"x.ini:23: jwt 'c': jwks_timeout needs jwks_url\n");
 	loaded_free(&l);
 }
 
