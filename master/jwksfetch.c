@@ -283,6 +283,20 @@ static void fetch_start(struct master *m, unsigned k, uint64_t now, const char *
 	fetch_arm(m, k);
 }
 
+/* A fetch ended, well or not: tell the workers holding requests, and from
+ * now on answer unknown kids at once until the rate limit allows another
+ * refresh. Set here rather than when the fetch starts, so that requests
+ * arriving while it is in flight wait for it too. */
+static void attempt_end(struct master *m, unsigned k)
+{
+	struct mjwks_slot *s = &m->jwks->slot[k];
+
+	if (s->last_kid_ms)
+		jwksr_set_refresh_after_master(&m->tables.jwks, k,
+					       s->last_kid_ms + s->refresh_min_ms);
+	jwksr_attempted_master(&m->tables.jwks, k);
+}
+
 static void fetch_failed(struct master *m, unsigned k, const char *why, uint64_t now)
 {
 	struct mjwks_slot *s = &m->jwks->slot[k];
@@ -358,7 +372,7 @@ static void fetch_done(struct master *m, unsigned k, uint64_t now)
 			fetch_good(m, k, s->buf + sizeof(h), h.len, now);
 	}
 	fetch_drop(s);
-	jwksr_attempted_master(&m->tables.jwks, k);
+	attempt_end(m, k);
 }
 
 void mjwks_on_poll(struct master *m, uint32_t index, uint32_t tag, int res)
@@ -394,7 +408,7 @@ void mjwks_on_poll(struct master *m, uint32_t index, uint32_t tag, int res)
 			break;
 		fetch_failed(m, index, strerror(errno), now);
 		fetch_drop(s);
-		jwksr_attempted_master(&m->tables.jwks, index);
+		attempt_end(m, index);
 		return;
 	}
 	fetch_arm(m, index);
@@ -416,7 +430,6 @@ static void slot_requests(struct master *m, unsigned k, uint64_t now)
 	if (!mjwks_kid_refresh_ok(now, s->last_kid_ms, s->refresh_min_ms))
 		return;
 	s->last_kid_ms = now;
-	jwksr_set_refresh_after_master(&m->tables.jwks, k, now + s->refresh_min_ms);
 	fetch_start(m, k, now, "unknown kid");
 }
 
@@ -436,7 +449,7 @@ void mjwks_tick(struct master *m, uint64_t now)
 			if (now >= s->deadline_ms) {
 				fetch_failed(m, k, "no answer from the fetcher", now);
 				fetch_drop(s);
-				jwksr_attempted_master(&m->tables.jwks, k);
+				attempt_end(m, k);
 			}
 			continue;
 		}

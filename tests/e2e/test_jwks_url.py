@@ -12,8 +12,8 @@ would otherwise carry over):
     cache = 0 (no hit, no miss counted);
   - key rotation: a token with a kid the set lacks is held, one refresh is
     triggered, and it is accepted without a reload (exactly one more fetch);
-  - the refresh rate limit: a burst of unknown kids triggers exactly one
-    fetch, and more bursts within the window none;
+  - the refresh rate limit: a concurrent burst of unknown kids triggers
+    exactly one fetch, and more requests within the window none;
   - the server failing keeps the last good keys (scheduled refreshes fail,
     tokens still pass);
   - a key removed from the set stops admitting its tokens as soon as the
@@ -264,8 +264,23 @@ class JwksUrl(unittest.TestCase):
     def test_refresh_rate_limit(self):
         gw = self.start()
         n = self.server.count()
+        # A concurrent burst: requests arriving while the refresh it
+        # triggered is in flight wait for that one; none starts another.
+        toks = [self.token("b", sub="x%d" % i) for i in range(10)]
+        results = [None] * len(toks)
+
+        def one(i):
+            results[i] = self.get(gw, toks[i])
+        threads = [threading.Thread(target=one, args=(i,)) for i in range(len(toks))]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(WAIT)
+        for r in results:
+            self.assertInvalid(r, "unknown kid")
+        self.assertEqual(self.server.count(), n + 1)
         for i in range(10):
-            self.assertInvalid(self.get(gw, self.token("b", sub="x%d" % i)), "unknown kid")
+            self.assertInvalid(self.get(gw, self.token("b", sub="z%d" % i)), "unknown kid")
         self.assertEqual(self.server.count(), n + 1)
         # Within jwks_refresh_min (30 s): no more fetches, even once the key
         # exists upstream.
