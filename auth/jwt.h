@@ -69,6 +69,8 @@ struct jwt_result {
 	const struct jwk *key;    /* the key that verified; NULL on failure */
 	json_t *claims;           /* the payload object on success; owned, see jwt_result_free */
 	uint64_t exp_s;           /* "exp" in seconds (0 when absent), to bound a cache entry */
+	int64_t not_before_s;     /* the later of "nbf" and "iat" (INT64_MIN when both are
+				   * absent): the token is refused while now + leeway < it */
 };
 
 /* Defaults: no algs, no iss/aud, leeway 0, max_len 8 KiB, exp required. */

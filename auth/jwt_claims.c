@@ -60,6 +60,11 @@ static int jwt_check_times(const json_t *claims, const struct jwt_policy *p, int
 	if (has_iat == 0 && now + leeway < iat)
 		return jwt__fail(out, JWT_ERR_NOT_YET, "issued %" PRId64 " s in the future", iat - now);
 	out->exp_s = has_exp == 0 && exp > 0 ? (uint64_t)exp : 0;
+	out->not_before_s = INT64_MIN;
+	if (has_nbf == 0)
+		out->not_before_s = nbf;
+	if (has_iat == 0 && iat > out->not_before_s)
+		out->not_before_s = iat;
 	return 0;
 }
 

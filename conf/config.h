@@ -233,13 +233,26 @@ struct gw_jwt_conf {
 	char *issuer;			/* exact "iss"; NULL = not checked */
 	char *audience;			/* in "aud"; NULL = not checked */
 	char *jwks_path;		/* as resolved (relative to the config's directory) */
-	struct jwks *keys;		/* owned; NULL only in a config that failed */
+	struct jwks *keys;		/* owned; NULL with jwks_url (the master fetches) */
+	char *jwks_url;			/* https://...; NULL with jwks (exactly one is set) */
+	char *jwks_ca;			/* CA file for jwks_url; NULL = the system's CAs */
+	uint64_t jwks_refresh_ms;	/* fetch again this long after a good fetch */
+	uint64_t jwks_refresh_min_ms;	/* at most one kid-triggered refresh per this */
+	uint64_t jwks_timeout_ms;	/* a whole fetch, connect to last byte */
+	unsigned jwks_slot;		/* shm/jwks.h slot, set by the master before
+					 * forking the workers (master/jwksfetch.c) */
+	uint32_t cache;			/* verified tokens kept per worker; 0 = off */
+	const char *url_opt;		/* a jwks_url-only key set (for its error), or NULL */
+	int url_opt_line;
 	uint32_t algs;			/* JWT_ALG_BIT() set (auth/jwt.h) */
 	uint32_t leeway_s;		/* clock skew allowed on exp/nbf/iat */
 	struct gw_forward_claim *forward;
 	size_t n_forward;
 	int line;
 };
+
+#define GW_JWT_URL_MAX	8u		/* sections with jwks_url (JWKSR_SLOTS) */
+#define GW_JWT_CACHE_MAX	(1u << 20)	/* entries (JWTC_CAPACITY_MAX) */
 
 /* A route's "claims = role=admin": claim <name> must equal <value>
  * (jwt_claim_equals()). */

@@ -5,13 +5,20 @@
  *   issuer = https://id.example.com/
  *   audience = api
  *   jwks = jwks.json		; relative to the config file's directory
+ *   ; or: jwks_url = https://id.example.com/jwks.json, fetched by the master
+ *   ;     jwks_refresh = 10m  jwks_refresh_min = 30s  jwks_timeout = 5s
+ *   ;     jwks_ca = ca.pem
  *   algorithms = RS256 ES256 EdDSA
  *   leeway = 30s
  *   forward_claims = sub:X-User-Id email:X-User-Email
  *
  * The key set is read and parsed (auth/jwks.h) here, at load, in the
  * master: a bad file fails the load at the jwks line, a reload re-reads
- * it, and workers inherit the parsed keys across fork. */
+ * it, and workers inherit the parsed keys across fork. A jwks_url is only
+ * checked here (https, one per section); the master fetches it after
+ * start and publishes it through shm (master/jwksfetch.c, shm/jwks.h).
+ *
+ *   cache = 4096		; verified tokens kept per worker; 0 = off */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,6 +33,10 @@
 #define JWT_JWKS_MAX (1u << 20)
 /* Most leeway: skew beyond this is a broken clock, not skew. */
 #define JWT_LEEWAY_MAX_MS (600u * 1000u)
+#define JWT_REFRESH_DEFAULT_MS (600u * 1000u)
+#define JWT_REFRESH_MIN_DEFAULT_MS (30u * 1000u)
+#define JWT_TIMEOUT_DEFAULT_MS (5u * 1000u)
+#define JWT_CACHE_DEFAULT 4096u
 
 void conf__jwt_release(struct gw_jwt_conf *j)
 {
@@ -40,6 +51,8 @@ void conf__jwt_release(struct gw_jwt_conf *j)
 	free(j->issuer);
 	free(j->audience);
 	free(j->jwks_path);
+	free(j->jwks_url);
+	free(j->jwks_ca);
 }
 
 struct gw_jwt_conf *conf__jwt_find(struct gw_config *cfg, const char *name)
@@ -71,6 +84,10 @@ static void jwt_begin(struct conf_parser *p, const char *name)
 		return;
 	}
 	j->line = p->line;
+	j->jwks_refresh_ms = JWT_REFRESH_DEFAULT_MS;
+	j->jwks_refresh_min_ms = JWT_REFRESH_MIN_DEFAULT_MS;
+	j->jwks_timeout_ms = JWT_TIMEOUT_DEFAULT_MS;
+	j->cache = JWT_CACHE_DEFAULT;
 	p->cur = cfg->n_jwts - 1;
 }
 
@@ -151,6 +168,98 @@ static void jwt_jwks(struct conf_parser *p, const char *key, const char *value)
 		conf__error(p, p->line, "bad jwks file '%s': %s", j->jwks_path, msg);
 	else if (jwks_count(j->keys) == 0)
 		conf__error(p, p->line, "jwks file '%s' has no usable key", j->jwks_path);
+}
+
+/* Remember a key that only means something with jwks_url. */
+static void jwt_url_opt(struct conf_parser *p, const char *name)
+{
+	struct gw_jwt_conf *j = jwt_cur(p);
+
+	if (!j->url_opt) {
+		j->url_opt = name;
+		j->url_opt_line = p->line;
+	}
+}
+
+static void jwt_jwks_url(struct conf_parser *p, const char *key, const char *value)
+{
+	struct gw_jwt_conf *j = jwt_cur(p);
+
+	/* Verification is always on, so plain http would be the only weak
+	 * link: a key set decides who gets in. */
+	if (strncmp(value, "https://", 8) != 0 || !value[8] || strpbrk(value, " \t\"\\")) {
+		conf__error(p, p->line, "bad %s '%s' (want an https:// URL)", key, value);
+		return;
+	}
+	j->jwks_url = conf__strdup(p, value);
+}
+
+static void jwt_jwks_ca(struct conf_parser *p, const char *key, const char *value)
+{
+	struct gw_jwt_conf *j = jwt_cur(p);
+	FILE *f;
+
+	if (!*value) {
+		conf__error(p, p->line, "empty value for '%s' (want a PEM file of CA certificates)",
+			    key);
+		return;
+	}
+	jwt_url_opt(p, "jwks_ca");
+	j->jwks_ca = conf__path(p, value);
+	if (!j->jwks_ca)
+		return;
+	/* Read by the fetcher later; refuse a file it could not open now. */
+	f = fopen(j->jwks_ca, "r");
+	if (!f)
+		conf__error(p, p->line, "cannot read %s file '%s': %s", key, j->jwks_ca,
+			    strerror(errno));
+	else
+		fclose(f);
+}
+
+/* A duration within [min_ms, max_ms] into *<out>. */
+static void jwt_ms(struct conf_parser *p, const char *key, const char *value, uint64_t min_ms,
+		   uint64_t max_ms, const char *range, uint64_t *out)
+{
+	uint64_t ms;
+
+	if (conf__duration(p, key, value, true, &ms) < 0)
+		return;
+	if (ms < min_ms || ms > max_ms) {
+		conf__error(p, p->line, "%s '%s' out of range (%s)", key, value, range);
+		return;
+	}
+	*out = ms;
+}
+
+static void jwt_jwks_refresh(struct conf_parser *p, const char *key, const char *value)
+{
+	jwt_url_opt(p, "jwks_refresh");
+	jwt_ms(p, key, value, 1000, 7 * 86400000ull, "1s..7d", &jwt_cur(p)->jwks_refresh_ms);
+}
+
+static void jwt_jwks_refresh_min(struct conf_parser *p, const char *key, const char *value)
+{
+	jwt_url_opt(p, "jwks_refresh_min");
+	jwt_ms(p, key, value, 1000, 86400000ull, "1s..1d", &jwt_cur(p)->jwks_refresh_min_ms);
+}
+
+static void jwt_jwks_timeout(struct conf_parser *p, const char *key, const char *value)
+{
+	jwt_url_opt(p, "jwks_timeout");
+	jwt_ms(p, key, value, 100, 60000, "100ms..60s", &jwt_cur(p)->jwks_timeout_ms);
+}
+
+static void jwt_cache(struct conf_parser *p, const char *key, const char *value)
+{
+	uint64_t n;
+
+	if (conf__parse_uint(value, 0, GW_JWT_CACHE_MAX, &n) < 0) {
+		conf__error(p, p->line, "bad %s '%s' (want a number of tokens, 0 (off) to %u)",
+			    key, value, GW_JWT_CACHE_MAX);
+		return;
+	}
+	jwt_cur(p)->cache = (uint32_t)n;
 }
 
 static void jwt_algorithms(struct conf_parser *p, const char *key, const char *value)
@@ -268,6 +377,12 @@ static const struct conf_key jwt_keys[] = {
 	{ "issuer", jwt_issuer, false },
 	{ "audience", jwt_audience, false },
 	{ "jwks", jwt_jwks, false },
+	{ "jwks_url", jwt_jwks_url, false },
+	{ "jwks_ca", jwt_jwks_ca, false },
+	{ "jwks_refresh", jwt_jwks_refresh, false },
+	{ "jwks_refresh_min", jwt_jwks_refresh_min, false },
+	{ "jwks_timeout", jwt_jwks_timeout, false },
+	{ "cache", jwt_cache, false },
 	{ "algorithms", jwt_algorithms, false },
 	{ "leeway", jwt_leeway, false },
 	{ "forward_claims", jwt_forward_claims, true },
@@ -391,11 +506,26 @@ void conf__validate_jwt(struct conf_parser *p)
 {
 	struct gw_config *cfg = p->cfg;
 
+	size_t n_url = 0;
+
 	for (size_t i = 0; i < cfg->n_jwts; i++) {
 		const struct gw_jwt_conf *j = &cfg->jwts[i];
 
-		if (!j->jwks_path)
-			conf__error(p, j->line, "jwt '%s' has no jwks", j->name);
+		if (!j->jwks_path && !j->jwks_url)
+			conf__error(p, j->line, "jwt '%s' has no jwks (want jwks = FILE or "
+				    "jwks_url = https://...)", j->name);
+		if (j->jwks_path && j->jwks_url)
+			conf__error(p, j->line, "jwt '%s' has both jwks and jwks_url (want one)",
+				    j->name);
+		if (j->url_opt && !j->jwks_url)
+			conf__error(p, j->url_opt_line, "jwt '%s': %s needs jwks_url", j->name,
+				    j->url_opt);
+		if (j->jwks_url && ++n_url == GW_JWT_URL_MAX + 1)
+			conf__error(p, j->line, "jwt '%s': more than %u sections with jwks_url",
+				    j->name, GW_JWT_URL_MAX);
+		if (j->jwks_url && strlen(j->name) > 63)
+			conf__error(p, j->line, "jwt '%s': a name longer than 63 bytes cannot have "
+				    "jwks_url", j->name);
 		if (!j->algs)
 			conf__error(p, j->line, "jwt '%s' has no algorithms", j->name);
 	}

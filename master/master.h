@@ -125,6 +125,7 @@ struct admin;
 struct reload_job;
 struct keystore;
 struct keystore_entry;
+struct mjwks;
 
 struct master {
 	const char *conf_path;		/* reloads read this file again */
@@ -155,6 +156,7 @@ struct master {
 	struct health_checker *health;	/* active checks (health.c) */
 	struct control *control;	/* gatewayctl's socket (control.c) */
 	struct admin *admin;		/* admin HTTP listener (admin.c) */
+	struct mjwks *jwks;		/* jwks_url fetches (jwksfetch.c) */
 	struct reload_job *reload;	/* a reload in progress; NULL = none */
 	uint64_t tickets_checked_ms;	/* last look at the ticket key's age */
 	struct keystore *keys;		/* the API-key store; NULL = no [apikeys] */

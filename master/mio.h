@@ -23,6 +23,7 @@ enum mio_owner {
 	MIO_CONTROL,			/* gatewayctl's socket and its clients (control.c) */
 	MIO_ADMIN,			/* the admin HTTP listener and its clients (admin.c) */
 	MIO_HEALTH,			/* active health checks (health.c) */
+	MIO_JWKS,			/* key-set fetchers' pipes (jwksfetch.c) */
 	MIO_N_OWNERS,
 };
 

@@ -30,6 +30,7 @@
 #include "lib/log.h"
 #include "master/commands.h"
 #include "master/control.h"
+#include "master/jwksfetch.h"
 #include "master/mreg.h"
 
 #define RELOAD_READY_MS		10000u	/* new workers must accept within this */
@@ -133,6 +134,8 @@ static json_t *job_abort(struct master *m, const char *why)
 	}
 	if (mreg_apply_config(m, m->cfg) < 0)
 		log_error("reload: restoring the registry failed; instances may be missing");
+	if (mjwks_apply_config(m, m->cfg) < 0)
+		log_error("reload: restoring the key-set fetches failed");
 	log_error("reload: %s; keeping generation %llu", why, (unsigned long long)m->generation);
 	m->reload = NULL;	/* the caller frees the job */
 	return cmd_error("failed", "%s; the running configuration stays", why);
@@ -201,6 +204,11 @@ static json_t *job_start(struct master *m, struct reload_job *job)
 		return cmd_error("failed", "out of memory");
 	if ((ret = mreg_apply_config(m, job->cfg)) < 0)
 		return cmd_error("failed", "registry: %s", strerror(-ret));
+	if ((ret = mjwks_apply_config(m, job->cfg)) < 0) {
+		mreg_apply_config(m, m->cfg);
+		mjwks_apply_config(m, m->cfg);
+		return cmd_error("failed", "jwks: %s", strerror(-ret));
+	}
 	job->deadline_ms = clock_mono_ms() + RELOAD_READY_MS;
 	m->reload = job;
 	if ((ret = job_spawn(m, job)) < 0)

@@ -24,6 +24,7 @@
 #include "master/admin.h"
 #include "master/control.h"
 #include "master/health.h"
+#include "master/jwksfetch.h"
 #include "master/mreg.h"
 
 /* Polls in flight: the signalfd, the control and admin listeners and their
@@ -175,10 +176,15 @@ static int master_state_open(struct master *m)
 	}
 	m->reg = mreg_new();
 	m->health = health_new();
-	if (!m->reg || !m->health) {
+	m->jwks = mjwks_new();
+	if (!m->reg || !m->health || !m->jwks) {
 		log_error("out of memory for the registry");
 		return -ENOMEM;
 	}
+	/* Before any fork: workers find their key-set slots in the config. */
+	ret = mjwks_apply_config(m, m->cfg);
+	if (ret < 0)
+		return ret;
 	ret = mreg_apply_config(m, m->cfg);
 	if (ret < 0)
 		log_error("registry: %s", strerror(-ret));
@@ -193,6 +199,7 @@ static void master_state_close(struct master *m)
 	mreg_free(m->reg);
 	m->reg = NULL;
 	master_keys_free(m);
+	mjwks_free(m);
 	shm_unmap(&m->seg);
 }
 

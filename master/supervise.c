@@ -18,8 +18,8 @@
  * polls), and each turn's chores run in this order: reap completions, read
  * signals, reap children (releasing their shared-memory claims), stop,
  * forward, reload, respawn, then the ticks of the reload in progress, the
- * registry, health checks, the control socket and the admin listener, and
- * last the SIGKILL deadlines of stops and of draining old generations.
+ * registry, health checks, the control socket, the admin listener and the
+ * JWKS fetches (master/jwksfetch.c), and last the SIGKILL deadlines of stops and of draining old generations.
  *
  * The ring is master-only: created after the first forks, and a respawned
  * child closes its fd and never gets its mappings (MADV_DONTFORK). */
@@ -41,6 +41,7 @@
 #include "master/admin.h"
 #include "master/control.h"
 #include "master/health.h"
+#include "master/jwksfetch.h"
 #include "master/mio.h"
 #include "master/mreg.h"
 
@@ -294,6 +295,7 @@ static uint64_t master_next_deadline(const struct master *m)
 	next = min_u64(next, m->tickets_checked_ms + TICKET_CHECK_MS);
 	next = min_u64(next, control_next_deadline(m));
 	next = min_u64(next, admin_next_deadline(m));
+	next = min_u64(next, mjwks_next_deadline(m));
 	if (m->health)
 		next = min_u64(next, health_next_deadline(m));
 	if (m->state != MASTER_RUNNING)
@@ -415,6 +417,7 @@ void master_io_init(void)
 	mio_set_handler(MIO_CONTROL, control_on_poll);
 	mio_set_handler(MIO_ADMIN, admin_on_poll);
 	mio_set_handler(MIO_HEALTH, health_on_poll);
+	mio_set_handler(MIO_JWKS, mjwks_on_poll);
 }
 
 /* One turn: wait for a signal, a completion or the nearest deadline, then
@@ -447,6 +450,7 @@ static void master_loop_turn(struct master *m)
 		health_tick(m, now);
 	control_tick(m, now);
 	admin_tick(m, now);
+	mjwks_tick(m, now);
 	master_enforce_deadline(m, now);
 }
 

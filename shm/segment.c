@@ -28,6 +28,7 @@
 #include "lib/log.h"
 #include "shm/apikeys.h"
 #include "shm/inst.h"
+#include "shm/jwks.h"
 #include "shm/layout.h"
 #include "shm/registry.h"
 #include "shm/rl.h"
@@ -46,6 +47,7 @@ static const char *const region_names[SHM_REGION_COUNT] = {
 	[SHM_REGION_REGISTRY] = "registry",
 	[SHM_REGION_TICKETS] = "tickets",
 	[SHM_REGION_APIKEYS] = "apikeys",
+	[SHM_REGION_JWKS] = "jwks",
 	[SHM_REGION_RATELIMIT] = "ratelimit",
 };
 
@@ -70,6 +72,7 @@ static int plan_regions(struct shm_header_sh *h, uint64_t size)
 		[SHM_REGION_REGISTRY] = reg_region_size(SHM_REG_BUFFERS, SHM_REG_BUF_SIZE),
 		[SHM_REGION_TICKETS] = tickets_region_size(),
 		[SHM_REGION_APIKEYS] = apikeys_region_size(),
+		[SHM_REGION_JWKS] = jwksr_region_size(),
 	};
 	uint32_t buckets;
 
@@ -105,6 +108,8 @@ static void format_regions(struct shm_segment *seg)
 	tickets_format_master(mem, clock_wall_us() / 1000000u);
 	mem = shm_region(seg, SHM_REGION_APIKEYS, &size);
 	apikeys_format_master(mem);
+	mem = shm_region(seg, SHM_REGION_JWKS, &size);
+	jwksr_format_master(mem);
 	mem = shm_region(seg, SHM_REGION_RATELIMIT, &size);
 	rl_format_master(mem, rl_buckets_fit(size));
 }

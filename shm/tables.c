@@ -29,6 +29,9 @@ int shm_tables_attach(struct shm_tables *t, const struct shm_segment *seg, int w
 	mem = shm_region(seg, SHM_REGION_APIKEYS, &size);
 	if (apikeys_attach(&t->apikeys, mem, size) < 0)
 		return -EPROTO;
+	mem = shm_region(seg, SHM_REGION_JWKS, &size);
+	if (jwksr_attach(&t->jwks, mem, size) < 0)
+		return -EPROTO;
 	mem = shm_region(seg, SHM_REGION_RATELIMIT, &size);
 	if (rl_attach(&t->rl, mem, size, owner) < 0)
 		return -EPROTO;

@@ -5,6 +5,7 @@
 
 #include "shm/apikeys.h"
 #include "shm/inst.h"
+#include "shm/jwks.h"
 #include "shm/registry.h"
 #include "shm/rl.h"
 #include "shm/segment.h"
@@ -18,6 +19,7 @@ struct shm_tables {
 	struct reg_table reg;
 	struct tickets tickets;
 	struct apikeys apikeys;
+	struct jwksr jwks;
 	struct rl_table rl;
 };
 

@@ -62,6 +62,8 @@ static const char *const counter_names[WTAB_N_COUNTERS] = {
 	[WTAB_BREAKER_TRIPS] = "breaker_trips",
 	[WTAB_BYTES_IN] = "bytes_in",
 	[WTAB_BYTES_OUT] = "bytes_out",
+	[WTAB_JWT_CACHE_HITS] = "jwt_cache_hits",
+	[WTAB_JWT_CACHE_MISSES] = "jwt_cache_misses",
 };
 
 static const char *const gauge_names[WTAB_N_GAUGES] = {

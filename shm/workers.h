@@ -38,6 +38,8 @@ enum wtab_counter {
 	WTAB_BREAKER_TRIPS,		/* closed -> open transitions this worker made */
 	WTAB_BYTES_IN,			/* from clients */
 	WTAB_BYTES_OUT,			/* to clients */
+	WTAB_JWT_CACHE_HITS,		/* bearer tokens found in the verified-token cache */
+	WTAB_JWT_CACHE_MISSES,		/* bearer tokens verified (cache on, not found) */
 	WTAB_N_COUNTERS,
 };
 

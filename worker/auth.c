@@ -14,7 +14,8 @@
  * The Authorization header itself is passed to the upstream unchanged.
  *
  * Time is the loop turn's wall clock (w->now_s): verifying never reads a
- * clock. The claims stay referenced by the exchange until it ends
+ * clock. Key sets, the verified-token cache and holding a request while
+ * an unknown kid's key set is refreshed are worker/jwtkeys.c's. The claims stay referenced by the exchange until it ends
  * (auth_release() from pipeline.c), so forward_claims can read them when
  * the transform stage runs. */
 #include <errno.h>
@@ -26,6 +27,7 @@
 #include "lib/log.h"
 #include "worker/apikey.h"
 #include "worker/conn.h"
+#include "worker/jwtkeys.h"
 #include "worker/stages.h"
 
 #define AUTH_REALM "gatewayd"
@@ -100,7 +102,9 @@ enum stage_result stage_authn(struct worker *w, struct exchange *ex)
 	pol.issuer = j->issuer;
 	pol.audience = j->audience;
 	pol.leeway_s = j->leeway_s;
-	rc = jwt_verify(j->keys, &pol, buf + off, len, w->now_s, &res);
+	rc = jwtkeys_verify(w, ex, j, &pol, buf + off, len, &res);
+	if (rc == -EAGAIN)
+		return STAGE_SUSPEND;	/* held for a key refresh; a timer resumes it */
 	if (rc == 0) {
 		ex->claims = res.claims;
 		res.claims = NULL;	/* the exchange owns the reference now */
@@ -168,6 +172,7 @@ void auth_release(struct exchange *ex)
 {
 	json_decref(ex->claims);
 	ex->claims = NULL;
+	jwtkeys_release(ex);
 }
 
 bool auth_forwarded_field(const struct worker *w, const struct exchange *ex, const char *buf,

@@ -28,6 +28,7 @@ struct exchange;
 struct route_matcher;
 struct tlsio;
 struct balancer;
+struct jwtkeys;
 
 enum op {
 	OP_NONE = 0,
@@ -190,6 +191,8 @@ struct worker {
 		bool default_deny;	/* no prefix matches: deny (the list allows some) */
 	} *acl;
 	struct cidr_set *trusted;	/* trusted_proxies; NULL when none */
+
+	struct jwtkeys *jwt;		/* key sets and token caches (worker/jwtkeys.c) */
 
 	/* Rate-limit response headers: the constant part of rule i of route r
 	 * is rl_prefix[rl_first[r] + i] (worker/ratelimit.c). */

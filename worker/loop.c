@@ -7,7 +7,8 @@
  *   2. read the clocks once (everything below uses w->now_ms, and the
  *      wall clock w->now_s for token expiry);
  *   3. announce the registry epoch and take a new snapshot if one was
- *      published, before any request is picked;
+ *      published, before any request is picked; likewise JWT key sets
+ *      fetched by the master (worker/jwtkeys.c);
  *   4. reap completions, dispatching each by op;
  *   5. expire due timers;
  *   6. drain bookkeeping (stop when the last client is gone);
@@ -26,6 +27,7 @@
 #include "lib/log.h"
 #include "worker/balance.h"
 #include "worker/client.h"
+#include "worker/jwtkeys.h"
 #include "worker/conn.h"
 #include "worker/pool.h"
 #include "worker/route.h"
@@ -285,6 +287,7 @@ static void loop_turn(struct worker *w)
 	w->now_ms = w->now_us / 1000u;
 	w->now_s = (uint64_t)time(NULL);
 	services_sync(w);
+	jwtkeys_sync(w);
 	io_uring_for_each_cqe(&w->ring, head, cqe) {
 		dispatch(w, cqe);
 		seen++;

@@ -87,6 +87,12 @@ struct exchange {
 	 * of the key that authenticated the request ("" = none). */
 	uint8_t apikey;			/* enum apikey_outcome (worker/apikey.h) */
 	char consumer[APIKEYS_CONSUMER_MAX + 1];
+	/* Held after an unknown kid until the key set is refreshed
+	 * (worker/jwtkeys.c); reset by auth_release(). */
+	uint64_t jwks_until_ms;		/* give up waiting then; 0 = not waiting */
+	uint64_t jwks_gen;		/* the section's key generation when it began */
+	uint64_t jwks_attempts;		/* the master's fetch attempts then */
+	bool jwks_waited;		/* waited once: the next unknown kid is final */
 
 	/* The upstream request head, kept to replay it once on a fresh
 	 * connection when a pooled one turns out to be closed. */

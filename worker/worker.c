@@ -17,6 +17,7 @@
 #include "lib/uring_compat.h"
 #include "worker/balance.h"
 #include "worker/conn.h"
+#include "worker/jwtkeys.h"
 #include "worker/core.h"
 #include "worker/loop.h"
 #include "worker/pipeline.h"
@@ -135,6 +136,7 @@ static void free_routing(struct worker *w)
 {
 	access_free(w);
 	ratelimit_free(w);
+	jwtkeys_free(w);
 	services_free(w);
 	route_matcher_free(w->router);
 }
@@ -162,6 +164,7 @@ static int setup_routing(struct worker *w)
 	err = services_init(w);
 	err = err ?: ratelimit_setup(w);
 	err = err ?: access_setup(w);
+	err = err ?: jwtkeys_init(w);
 	if (err)
 		goto err_free;
 	return 0;

@@ -42,8 +42,11 @@ class Gwbench:
     def version(self):
         return self.path
 
-    def run(self, url, connections, duration, rate=None, keepalive=True, cpu=None):
+    def run(self, url, connections, duration, rate=None, keepalive=True, cpu=None,
+            headers=None):
         cmd = [self.path, "-c", str(connections), "-t", "1", "-d", f"{duration}s", "--json"]
+        for h in headers or []:
+            cmd += ["-H", h]
         if rate:
             cmd += ["-R", str(rate)]
         if not keepalive:
@@ -130,9 +133,12 @@ class Wrk:
             f.write(f"function delay() return {delay_ms} end\n")
         return path
 
-    def run(self, url, connections, duration, rate=None, keepalive=True, cpu=None):
+    def run(self, url, connections, duration, rate=None, keepalive=True, cpu=None,
+            headers=None):
         cmd = [self.path, "-t", "1", "-c", str(connections), "-d", f"{duration}s",
                "--latency", "--timeout", "5s"]
+        for h in headers or []:
+            cmd += ["-H", h]
         if not keepalive:
             cmd += ["-H", "Connection: close"]
         if rate:

@@ -19,6 +19,8 @@ class Profile:
     policy: bool = False            # rate limit + breaker + retry on every proxy,
                                     # and gatewayd-plain (no policies) alongside
     upstream_keepalive: int = 0     # idle upstream connections; 0: = connections
+    jwt: bool = False               # bearer tokens: gatewayd variants (RS256/EdDSA, cache
+                                    # on/off, no auth), HAProxy jwt_verify RS256, nginx plain
     default: bool = True            # part of the default run
     tags: list = field(default_factory=list)
 
@@ -65,6 +67,10 @@ PROFILES = [
     Profile("policy", "as small, rate limit (never refusing) + breaker + retry on every "
             "proxy; and gatewayd-plain without them",
             policy=True, default=False),
+    Profile("jwt", "as small, every request with a bearer token: gatewayd RS256 and EdDSA "
+            "with the verified-token cache on and off, and without auth; HAProxy "
+            "jwt_verify RS256; nginx (no JWT in OSS) as a plain proxy",
+            jwt=True, default=False),
 ]
 
 BY_NAME = {p.name: p for p in PROFILES}

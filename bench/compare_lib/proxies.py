@@ -18,7 +18,7 @@ import os
 import re
 import time
 
-from . import system
+from . import jwtmint, system
 
 CONF_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "conf")
 PROXIES = ("gatewayd", "nginx", "haproxy")   # every profile runs these
@@ -74,10 +74,47 @@ POLICY = {
 }
 
 
+# The jwt profile: gatewayd variants, name -> (alg or None, cache entries).
+# "gatewayd" is RS256 with the cache on, so the ratios compare the others
+# with it. Every variant gets the same token of its algorithm on every
+# request, so "cache" measures hits and "no cache" a verify per request.
+JWT_GW = {
+    "gatewayd": ("RS256", 4096),
+    "gw-rs256-nocache": ("RS256", 0),
+    "gw-eddsa": ("EdDSA", 4096),
+    "gw-eddsa-nocache": ("EdDSA", 0),
+    "gw-noauth": (None, 0),
+}
+JWT_HAPROXY = "haproxy-rs256"
+LABEL.update({"gw-rs256-nocache": "gw RS256 nocache", "gw-eddsa": "gw EdDSA cache",
+              "gw-eddsa-nocache": "gw EdDSA nocache", "gw-noauth": "gw no auth",
+              JWT_HAPROXY: "HAProxy RS256"})
+
+# HAProxy 2.6: jwt_verify checks the signature only, so the same claims
+# gatewayd checks (alg, iss, aud, exp) are rules of their own; it has no
+# cache, and no EdDSA. nginx OSS has no JWT module: it runs as a plain proxy.
+HA_JWT = [
+    "http-request set-var(txn.bearer) http_auth_bearer",
+    "http-request set-var(txn.alg) var(txn.bearer),jwt_header_query('$.alg')",
+    "http-request set-var(txn.exp) var(txn.bearer),jwt_payload_query('$.exp','int')",
+    "http-request set-var(txn.now) date()",
+    "http-request deny deny_status 401 unless { var(txn.alg) -m str RS256 }",
+    "http-request deny deny_status 401 unless { var(txn.bearer),jwt_payload_query('$.iss') "
+    "-m str " + jwtmint.ISS + " }",
+    "http-request deny deny_status 401 unless { var(txn.bearer),jwt_payload_query('$.aud') "
+    "-m str " + jwtmint.AUD + " }",
+    "http-request deny deny_status 401 unless { var(txn.exp),sub(txn.now) -m int gt 0 }",
+    "http-request deny deny_status 401 unless { var(txn.bearer),jwt_verify(txn.alg,\"@RSA_PUB@\") "
+    "-m int 1 }",
+]
+
+
 def names(profile):
     """The proxies a profile runs, in table and rotation order."""
     if profile.policy:
         return ("gatewayd", PLAIN, "nginx", "haproxy")
+    if profile.jwt:
+        return tuple(JWT_GW) + (JWT_HAPROXY, "nginx")
     return PROXIES
 
 
@@ -111,6 +148,8 @@ class Stack:
         self.backend = None
         self.be_port = None
         self.proxy = {}   # name -> (Popen, port)
+        self.headers = {}  # name -> request headers the load generator adds
+        self.jwt = None    # jwtmint.make() for the jwt profile
 
     def _pin(self, cmd, cpu):
         return ["taskset", "-c", str(cpu)] + cmd if self.profile.pinned else cmd
@@ -140,13 +179,15 @@ class Stack:
                 "UP_KEEPALIVE": self.profile.upstream_keepalive, "TMP": self.dir,
                 "ACCESS_LOG": access_log}
 
-    def _start_gatewayd(self, name, policy):
+    def _start_gatewayd(self, name, policy, route_extra="", extra=""):
         port = system.free_port()
         f = self._fields(port, self._path(f"{name}-access.log") if self.profile.access_log else "off")
         f["PIN"] = "yes" if self.profile.pinned else "no"
         pol = POLICY["gatewayd"] if policy else {}
         f["GW_SERVICE_POLICY"] = _lines(pol.get("service", []), "")
-        f["GW_ROUTE_POLICY"] = _lines(pol.get("route", []), "")
+        f["GW_ROUTE_POLICY"] = _lines(pol.get("route", []) + ([route_extra] if route_extra
+                                                               else []), "")
+        f["GW_EXTRA"] = extra
         ini = render("gatewayd.ini", self._path(f"{name}.ini"), f)
         cmd = [os.path.join(self.build, "master", "gatewayd"), "-c", ini]
         return self._start(name, self._pin(cmd, PROXY_CPU), port)
@@ -156,6 +197,16 @@ class Stack:
 
     def start_gatewayd_plain(self):
         return self._start_gatewayd(PLAIN, False)
+
+    def _start_gatewayd_jwt(self, name):
+        alg, cache = JWT_GW[name]
+        if alg is None:
+            return self._start_gatewayd(name, False)
+        self.headers[name] = ["Authorization: Bearer " + self.jwt["tokens"][alg]]
+        extra = "\n".join([f"[jwt bench]", f"issuer = {jwtmint.ISS}", f"audience = {jwtmint.AUD}",
+                           f"jwks = {self.jwt['jwks']}", f"algorithms = {alg}",
+                           f"cache = {cache}", ""])
+        return self._start_gatewayd(name, False, "auth = jwt:bench", extra)
 
     def start_nginx(self):
         port = system.free_port()
@@ -169,12 +220,15 @@ class Stack:
         cmd = [system.which("nginx"), "-c", conf, "-p", self.dir + "/"]
         return self._start("nginx", self._pin(cmd, PROXY_CPU), port)
 
-    def start_haproxy(self):
+    def start_haproxy(self, name="haproxy", jwt=False):
         port = system.free_port()
         f = self._fields(port, "")
         f["CPU_MAP"] = f"    cpu-map 1/1 {PROXY_CPU}" if self.profile.pinned else ""
         pol = POLICY["haproxy"] if self.profile.policy else {}
-        f["HA_FRONTEND_POLICY"] = _lines(pol.get("frontend", []), "    ")
+        f["HA_FRONTEND_POLICY"] = _lines(pol.get("frontend", []) + (
+            [r.replace("@RSA_PUB@", self.jwt["rsa_pub"]) for r in HA_JWT] if jwt else []), "    ")
+        if jwt:
+            self.headers[name] = ["Authorization: Bearer " + self.jwt["tokens"]["RS256"]]
         f["HA_BACKEND_POLICY"] = _lines(pol.get("backend", []), "    ")
         f["HA_SERVER_OPTS"] = pol.get("server", "")
         if self.profile.access_log:
@@ -183,10 +237,10 @@ class Stack:
             f["LOG_DEFAULTS"] = "    log global\n    option httplog"
         else:
             f["LOG_GLOBAL"] = f["LOG_DEFAULTS"] = ""
-        cfg = render("haproxy.cfg", self._path("haproxy.cfg"), f)
+        cfg = render("haproxy.cfg", self._path(f"{name}.cfg"), f)
         cmd = [system.which("haproxy"), "-db", "-f", cfg]
-        stdout = self._path("haproxy-access.log" if self.profile.access_log else "haproxy.out")
-        return self._start("haproxy", self._pin(cmd, PROXY_CPU), port, stdout=stdout)
+        stdout = self._path("haproxy-access.log" if self.profile.access_log else f"{name}.out")
+        return self._start(name, self._pin(cmd, PROXY_CPU), port, stdout=stdout)
 
     def _start(self, name, cmd, port, stdout=None):
         p = self.procs.start(name, cmd, stdout or self._path(f"{name}.out"),
@@ -196,8 +250,15 @@ class Stack:
 
     def start(self):
         self.start_backend()
+        if self.profile.jwt:
+            self.jwt = jwtmint.make(self.dir)
         for name in names(self.profile):
-            getattr(self, "start_" + name.replace("-", "_"))()
+            if self.profile.jwt and name in JWT_GW:
+                self._start_gatewayd_jwt(name)
+            elif name == JWT_HAPROXY:
+                self.start_haproxy(JWT_HAPROXY, jwt=True)
+            else:
+                getattr(self, "start_" + name.replace("-", "_"))()
         for name, (p, port) in self.proxy.items():
             try:
                 system.wait_port(port, p, name)

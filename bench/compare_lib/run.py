@@ -124,7 +124,7 @@ def one_run(lg, stack, name, prof, duration):
     url = f"http://127.0.0.1:{port}{prof.path}"
     cpu = proxies.LOAD_CPU if prof.pinned else None
     return lg.run(url, prof.connections, duration, rate=prof.rate or None,
-                  keepalive=prof.keepalive, cpu=cpu)
+                  keepalive=prof.keepalive, cpu=cpu, headers=stack.headers.get(name))
 
 
 def run_profile(args, lg, procs, tmp, prof):

@@ -98,9 +98,20 @@ static void run_case(const json_t *file, const json_t *c, struct jwks *dflt)
 		check_failures++;
 	}
 	if (r.err == JWT_OK) {
+		const json_t *nbf = json_object_get(r.claims, "nbf");
+		const json_t *iat = json_object_get(r.claims, "iat");
+		int64_t nb = INT64_MIN;
+
 		CHECK(r.claims && r.key);
 		if (sub)
 			CHECK_STR(jwt_claim_string(r.claims, "sub"), sub);
+		/* The token cache's lower bound: the later of nbf and iat. */
+		if (json_is_integer(nbf))
+			nb = json_integer_value(nbf);
+		if (json_is_integer(iat) && json_integer_value(iat) > nb)
+			nb = json_integer_value(iat);
+		if (!json_is_real(nbf) && !json_is_real(iat))
+			CHECK(r.not_before_s == nb);
 	} else {
 		CHECK(!r.claims && !r.key && r.reason[0]);
 		CHECK_INT(rc, -EACCES);
@@ -185,6 +196,7 @@ static void test_rfc7515(void)
 			check_failures++;
 		}
 		CHECK(r.exp_s == RFC_EXP && json_is_true(json_object_get(r.claims, "http://example.com/is_root")));
+		CHECK(r.not_before_s == INT64_MIN);
 		jwt_result_free(&r);
 		CHECK_INT(jwt_verify(keys, &p, v->token, strlen(v->token), RFC_EXP, &r), -EACCES);
 		CHECK_INT(r.err, JWT_ERR_EXPIRED);

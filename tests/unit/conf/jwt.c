@@ -244,8 +244,84 @@ static void test_required(void)
 				   "[route r]\npath = /\nservice = s\nauth = jwt:a\n");
 
 	CHECK_INT(l.rc, -EINVAL);
-	CHECK_STR(l.diag, "x.ini:5: jwt 'a' has no jwks\n"
+	CHECK_STR(l.diag, "x.ini:5: jwt 'a' has no jwks (want jwks = FILE or jwks_url = "
+			  "https://...)\n"
 			  "x.ini:5: jwt 'a' has no algorithms\n");
+	loaded_free(&l);
+}
+
+/* jwks_url and its options, the cache size, and their mistakes. */
+static void test_url(void)
+{
+	struct loaded l = load_jwt(
+		"[jwt u]\n"						/* 5 */
+		"jwks_url = https://id.example.com/jwks.json\n"
+		"jwks_ca = @GOOD@\n"
+		"jwks_refresh = 5m\n"
+		"jwks_refresh_min = 10s\n"
+		"jwks_timeout = 2s\n"					/* 10 */
+		"cache = 0\n"
+		"algorithms = RS256\n"
+		"[jwt f]\n"
+		"jwks = @GOOD@\n"
+		"algorithms = RS256\n"				/* 15 */
+		"[route r]\npath = /\nservice = s\nauth = jwt:u\n");
+
+	CHECK_INT(l.rc, 0);
+	if (l.rc == 0) {
+		const struct gw_jwt_conf *u = &l.cfg->jwts[0], *f = &l.cfg->jwts[1];
+
+		CHECK_STR(u->jwks_url, "https://id.example.com/jwks.json");
+		CHECK_STR(u->jwks_ca, good);
+		CHECK(u->keys == NULL);
+		CHECK_INT(u->jwks_refresh_ms, 300000);
+		CHECK_INT(u->jwks_refresh_min_ms, 10000);
+		CHECK_INT(u->jwks_timeout_ms, 2000);
+		CHECK_INT(u->cache, 0);
+		/* Defaults. */
+		CHECK(f->jwks_url == NULL);
+		CHECK_INT(f->jwks_refresh_ms, 600000);
+		CHECK_INT(f->jwks_refresh_min_ms, 30000);
+		CHECK_INT(f->jwks_timeout_ms, 5000);
+		CHECK_INT(f->cache, 4096);
+	}
+	loaded_free(&l);
+
+	l = load_jwt(
+		"[jwt a]\n"						/* 5 */
+		"jwks_url = http://id.example.com/jwks.json\n"
+		"jwks_ca = @MISSING@\n"
+		"jwks_refresh = 0\n"
+		"jwks_refresh_min = 25h\n"
+		"jwks_timeout = 61s\n"					/* 10 */
+		"cache = -1\n"
+		"cache = 2000000\n"
+		"algorithms = RS256\n"
+		"[jwt b]\n"
+		"jwks = @GOOD@\n"					/* 15 */
+		"jwks_url = https://x/\n"
+		"jwks_ca = @GOOD@\n"
+		"algorithms = RS256\n"
+		"[jwt c]\n"
+		"jwks = @GOOD@\n"					/* 20 */
+		"algorithms = RS256\n"
+		"cache = 10\n"
+		"jwks_timeout = 1s\n"
+		"jwks_refresh = 1m\n"
+		"[route r]\npath = /\nservice = s\nauth = jwt:b\n");
+	CHECK_INT(l.rc, -EINVAL);
+	CHECK_STR(l.diag,
+		"x.ini:6: bad jwks_url 'http://id.example.com/jwks.json' (want an https:// URL)\n"
+		"x.ini:7: cannot read jwks_ca file 'DIR/missing.json': No such file or directory\n"
+		"x.ini:8: jwks_refresh '0' out of range (1s..7d)\n"
+		"x.ini:9: jwks_refresh_min '25h' out of range (1s..1d)\n"
+		"x.ini:10: jwks_timeout '61s' out of range (100ms..60s)\n"
+		"x.ini:11: bad cache '-1' (want a number of tokens, 0 (off) to 1048576)\n"
+		"x.ini:12: duplicate key 'cache' in [jwt a] (first at line 11)\n"
+		"x.ini:5: jwt 'a' has no jwks (want jwks = FILE or jwks_url = https://...)\n"
+		"x.ini:7: jwt 'a': jwks_ca needs jwks_url\n"
+		"x.ini:14: jwt 'b' has both jwks and jwks_url (want one)\n"
+		"x.ini:23: jwt 'c': jwks_timeout needs jwks_url\n");
 	loaded_free(&l);
 }
 
@@ -266,6 +342,7 @@ int main(void)
 	test_relative_path();
 	test_errors();
 	test_required();
+	test_url();
 	unlink(good);
 	unlink(bad);
 	unlink(empty);
