@@ -119,7 +119,11 @@ static int alpn_select(SSL *ssl, const unsigned char **out, unsigned char *outle
 
 /* Session tickets (RFC 5077 format, OpenSSL's): issued under the shared
  * current key, accepted under the current or the previous one; a ticket
- * under the previous key is accepted and renewed (return 2). No key
+ * under the previous key is accepted and renewed (return 2). So is every
+ * TLS 1.3 ticket: OpenSSL sends a TLS 1.3 client a new ticket after a
+ * resumption only when asked to renew, and clients use a TLS 1.3 ticket
+ * once (RFC 8446 appendix C.4), so without it every other reconnection
+ * would be a full handshake (nginx renews for the same reason). No key
  * readable (the master is rotating it this instant) means no ticket: a
  * full handshake, never a failure. */
 static int on_ticket_key(SSL *ssl, unsigned char name[16], unsigned char *iv,
@@ -144,7 +148,7 @@ static int on_ticket_key(SSL *ssl, unsigned char name[16], unsigned char *iv,
 			return 0;	/* unknown or too old: a full handshake */
 		if (!EVP_DecryptInit_ex(cipher, EVP_aes_256_cbc(), NULL, k.aes, iv))
 			ret = -1;
-		else if (!current)
+		else if (!current || SSL_version(ssl) == TLS1_3_VERSION)
 			ret = 2;
 	}
 	params[0] = OSSL_PARAM_construct_octet_string(OSSL_MAC_PARAM_KEY, k.hmac,
