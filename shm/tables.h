@@ -3,6 +3,7 @@
 #ifndef GW_SHM_TABLES_H
 #define GW_SHM_TABLES_H
 
+#include "shm/connlimit.h"
 #include "shm/inst.h"
 #include "shm/registry.h"
 #include "shm/rl.h"
@@ -17,6 +18,7 @@ struct shm_tables {
 	struct reg_table reg;
 	struct tickets tickets;
 	struct rl_table rl;
+	struct cl_table connlimit;
 };
 
 /* Attach every region of <seg>. <worker_id> is the caller's worker id, or
@@ -26,7 +28,7 @@ int shm_tables_attach(struct shm_tables *t, const struct shm_segment *seg, int w
 
 /* Master, after reaping worker <worker_id>: release every claim it held
  * (rate-limit bucket claims, half-open probes, its registry epoch, its
- * in-flight counts) and free its id. STYLE §7. */
+ * in-flight counts, its per-address connection counts) and free its id. STYLE §7. */
 void shm_release_worker_master(struct shm_tables *t, unsigned worker_id);
 
 #endif

@@ -62,6 +62,8 @@ static const char *const counter_names[WTAB_N_COUNTERS] = {
 	[WTAB_BREAKER_TRIPS] = "breaker_trips",
 	[WTAB_BYTES_IN] = "bytes_in",
 	[WTAB_BYTES_OUT] = "bytes_out",
+	[WTAB_CONNLIMIT_REFUSED] = "connlimit_refused",
+	[WTAB_CLIENT_TIMEOUTS] = "client_timeouts",
 };
 
 static const char *const gauge_names[WTAB_N_GAUGES] = {

@@ -38,6 +38,8 @@ enum wtab_counter {
 	WTAB_BREAKER_TRIPS,		/* closed -> open transitions this worker made */
 	WTAB_BYTES_IN,			/* from clients */
 	WTAB_BYTES_OUT,			/* to clients */
+	WTAB_CONNLIMIT_REFUSED,		/* connections over max_conns_per_ip */
+	WTAB_CLIENT_TIMEOUTS,		/* clients cut off by header, body or send timeouts */
 	WTAB_N_COUNTERS,
 };
 

@@ -189,6 +189,7 @@ void pipeline_reset(struct worker *w, struct exchange *ex)
 	ex->rl.set = false;
 	ex->auth_fail = AUTH_FAIL_NONE;
 	ex->req_started = false;
+	ex->body_t0_ms = 0;
 	ex->head_parsed = false;
 	ex->req_body_done = false;
 	ex->up_retried = false;

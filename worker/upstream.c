@@ -26,6 +26,7 @@
 #include "lib/clock.h"
 #include "lib/log.h"
 #include "worker/conn.h"
+#include "worker/deadline.h"
 #include "worker/pipeline.h"
 #include "worker/pool.h"
 #include "worker/retry.h"
@@ -243,11 +244,11 @@ static void request_relayed(struct worker *w, struct exchange *ex)
 {
 	struct conn *c = ex->client;
 
-	/* A stalled body upload is the client's fault, timed by idle_timeout. */
+	/* A stalled body upload is the client's fault (worker/deadline.c). */
 	if (ex->req_body_done)
 		timer_cancel(&w->timers, &c->timer);
 	else
-		timer_arm(&w->timers, &c->timer, w->now_ms + w->cfg->idle_timeout_ms);
+		deadline_body(w, ex);
 	up_flush(w, ex->up);
 }
 

@@ -16,6 +16,7 @@
 #include "lib/uring_compat.h"
 #include "worker/balance.h"
 #include "worker/conn.h"
+#include "worker/connlimit.h"
 #include "worker/core.h"
 #include "worker/loop.h"
 #include "worker/pipeline.h"
@@ -243,6 +244,7 @@ err_signals:
 	free_signals(w);
 err_conns:
 	free_conns(w);
+	connlimit_free(w);
 	bufring_free(&w->bufs, &w->ring);
 err_ring:
 	io_uring_queue_exit(&w->ring);
