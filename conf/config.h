@@ -303,6 +303,8 @@ struct gw_config {
 	char *group;			/* its group; NULL = the user's primary group */
 	uint32_t user_uid;		/* resolved at load when user is set */
 	uint32_t user_gid;		/* group's, or the user's primary group */
+	uint32_t *user_groups;		/* the user's supplementary groups (getgrouplist) */
+	size_t n_user_groups;
 
 	/* [access] */
 	struct gw_acl_conf access;	/* allow/deny for every request */

@@ -11,6 +11,7 @@
 #include <pwd.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "conf/config.h"
 #include "conf/internal.h"
@@ -20,6 +21,7 @@
 #define LIMITS_REQUEST_LINE_MAX (1u << 20)
 #define LIMITS_CONNS_PER_IP_MAX 65535u	/* shm/connlimit.h counts per worker in 16 bits */
 #define LIMITS_NAME_MAX 64u
+#define LIMITS_GROUPS_MAX 256u
 
 void conf__limits_defaults(struct gw_config *cfg)
 {
@@ -99,6 +101,31 @@ static bool name_ok(struct conf_parser *p, const char *key, const char *value)
 	return true;
 }
 
+/* The supplementary groups a login of <pw> would have, so a worker can
+ * setgroups() without reading the group database itself (initgroups()). */
+static void user_groups(struct conf_parser *p, const struct passwd *pw)
+{
+	int n = LIMITS_GROUPS_MAX;
+	gid_t groups[LIMITS_GROUPS_MAX];
+	uint32_t *out;
+
+	if (getgrouplist(pw->pw_name, pw->pw_gid, groups, &n) < 0) {
+		conf__error(p, p->line, "user '%s' is in more than %u groups", pw->pw_name,
+			    LIMITS_GROUPS_MAX);
+		return;
+	}
+	out = calloc((size_t)n, sizeof(*out));
+	if (!out) {
+		conf__error(p, p->line, "out of memory");
+		return;
+	}
+	for (int i = 0; i < n; i++)
+		out[i] = (uint32_t)groups[i];
+	free(p->cfg->user_groups);
+	p->cfg->user_groups = out;
+	p->cfg->n_user_groups = (size_t)n;
+}
+
 /* Resolved now, in the master, so a typo fails the load (and a reload)
  * with its line instead of a worker that cannot start. */
 void conf__gateway_user(struct conf_parser *p, const char *key, const char *value)
@@ -119,6 +146,11 @@ void conf__gateway_user(struct conf_parser *p, const char *key, const char *valu
 	p->cfg->user_uid = (uint32_t)pw->pw_uid;
 	if (!p->cfg->group)
 		p->cfg->user_gid = (uint32_t)pw->pw_gid;
+	user_groups(p, pw);
+	/* nginx: "the user directive makes sense only if the master process
+	 * runs with super-user privileges, ignored". */
+	if (geteuid() != 0)
+		conf__warn(p, p->line, "'%s' has no effect: gatewayd is not running as root", key);
 }
 
 void conf__gateway_group(struct conf_parser *p, const char *key, const char *value)

@@ -456,6 +456,7 @@ void conf_free(struct gw_config *cfg)
 	free(cfg->admin_token);
 	free(cfg->user);
 	free(cfg->group);
+	free(cfg->user_groups);
 	free(cfg->path);
 	free(cfg);
 }

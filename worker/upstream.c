@@ -544,6 +544,14 @@ void upstream_on_timeout(struct worker *w, struct conn *up)
 	}
 	bool connecting = up->up.phase == UPSTREAM_CONNECTING;
 
+	/* The upstream has taken every body byte the client sent and waits
+	 * for more: the client is the slow one, and its own deadline
+	 * (client_body_timeout, worker/deadline.c) answers 408, not us 504. */
+	if (!connecting && !ex->resp_head_done && !ex->req_body_done &&
+	    conn_pending_out(up) == 0 && !ex->client->recv_paused) {
+		arm_timer(w, up, service_of(w, ex)->timeout_ms);
+		return;
+	}
 	if (!ex->resp_head_done &&
 	    attempt_failed(w, ex, connecting ? GW_FAIL_CONNECT : GW_FAIL_TIMEOUT, 0))
 		return;
