@@ -54,7 +54,7 @@ static void audit_is(int line, const struct cl_table *t, uint64_t counted)
 static void test_attach(void)
 {
 	struct cl_table t;
-	char junk[256] = { 0 };
+	_Alignas(64) char junk[256] = { 0 };
 
 	table_new(&t);
 	CHECK_INT(t.n_buckets, BUCKETS);
