@@ -301,6 +301,7 @@ struct gw_config {
 					 * all workers together; 0 = off (default) */
 	char *user;			/* workers drop to it when started as root; NULL = none */
 	char *group;			/* its group; NULL = the user's primary group */
+	int group_line;			/* where group was set; 0 = not set */
 	uint32_t user_uid;		/* resolved at load when user is set */
 	uint32_t user_gid;		/* group's, or the user's primary group */
 	uint32_t *user_groups;		/* the user's supplementary groups (getgrouplist) */

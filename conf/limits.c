@@ -168,5 +168,6 @@ void conf__gateway_group(struct conf_parser *p, const char *key, const char *val
 	}
 	free(p->cfg->group);
 	p->cfg->group = conf__strdup(p, value);
+	p->cfg->group_line = p->line;
 	p->cfg->user_gid = (uint32_t)gr->gr_gid;
 }

@@ -146,6 +146,8 @@ void conf__validate(struct conf_parser *p)
 	if (!cfg->n_listens)
 		conf__error(p, where, "no listen address");
 	validate_admin(p);
+	if (cfg->group && !cfg->user)
+		conf__error(p, cfg->group_line, "'group' needs 'user' (the workers' user)");
 	validate_services(p);
 	conf__validate_jwt(p);
 	for (size_t i = 0; i < cfg->n_routes; i++)

@@ -112,6 +112,10 @@ class Check(unittest.TestCase):
         rc, out, err = gwtest.run_gatewayd(["-t", "-c", path])
         self.assertNotEqual(rc, 0)
         self.assertIn("%s:3: 'bad:name' is not a valid user or group name" % path, err)
+        path = self.write("[gateway]\nlisten = 127.0.0.1:0\ngroup = nogroup\n", "i.ini")
+        rc, out, err = gwtest.run_gatewayd(["-t", "-c", path])
+        self.assertNotEqual(rc, 0)
+        self.assertIn("%s:3: 'group' needs 'user' (the workers' user)" % path, err)
 
     def test_group_overrides_primary(self):
         gid = grp.getgrnam("nogroup").gr_gid
