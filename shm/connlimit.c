@@ -214,7 +214,8 @@ static void claim_release(struct cl_bucket_sh *b)
 }
 
 /* Relaxed loads and stores below: every one runs under the bucket's claim
- * (or in the master after the writer's death), which orders them. */
+ * (or in the master after the writer's death, or in cl__audit() with no
+ * operation running), and the claim's acquire/release pair orders them. */
 static uint64_t ld(_Atomic uint64_t *p) { return atomic_load_explicit(p, memory_order_relaxed); }
 static void st(_Atomic uint64_t *p, uint64_t v) { atomic_store_explicit(p, v, memory_order_relaxed); }
 static uint16_t ld16(_Atomic uint16_t *p) { return atomic_load_explicit(p, memory_order_relaxed); }
