@@ -73,8 +73,10 @@ class Drop(unittest.TestCase):
             self.assertEqual(r.status, 200)
         self.assertTrue(any("running as user nobody" in l for l in self.gw.diagnostics()))
         # The log was opened as root before the drop, so nobody can write it.
-        gwtest.wait_until(lambda: open(self.access).read().count('"/drop/') == 6,
-                          what="six access-log lines")
+        def logged():
+            with open(self.access) as f:
+                return f.read().count('"/drop/') == 6
+        gwtest.wait_until(logged, what="six access-log lines")
         self.assertEqual(os.stat(self.access).st_uid, 0)
 
     def test_reload_keeps_dropping(self):
