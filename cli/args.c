@@ -31,6 +31,7 @@ static int check_limits_show(struct cli_request *req, const char **args, unsigne
 static int check_limits_reset(struct cli_request *req, const char **args, unsigned n);
 static int check_config(struct cli_request *req, const char **args, unsigned n);
 static int check_stats(struct cli_request *req, const char **args, unsigned n);
+static int check_keys_add(struct cli_request *req, const char **args, unsigned n);
 
 /* Every command, in the order -h lists them. A name that has
  * subcommands may also have a row of its own (breakers). */
@@ -86,6 +87,15 @@ const struct cli_command cli_commands[] = {
 	  .check = check_config, .print = print_config_check,
 	  .usage = "config check FILE",
 	  .summary = "check a configuration file as reload would" },
+	{ .name = "keys", .sub = "add", .min_args = 1, .max_args = 3, .options = true,
+	  .check = check_keys_add, .print = print_keys_add,
+	  .usage = "keys add CONSUMER [--scopes \"A B\"]",
+	  .summary = "make an API key; it is printed this once only" },
+	{ .name = "keys", .sub = "list", .usage = "keys list", .print = print_keys_list,
+	  .summary = "API keys: id, consumer, state, scopes (no secrets)" },
+	{ .name = "keys", .sub = "revoke", .min_args = 1, .max_args = 1,
+	  .print = print_keys_revoke, .usage = "keys revoke ID",
+	  .summary = "revoke an API key in every worker at once" },
 };
 
 const unsigned cli_n_commands = sizeof(cli_commands) / sizeof(cli_commands[0]);
@@ -225,6 +235,41 @@ static int check_limits_reset(struct cli_request *req, const char **args, unsign
 	if (args[0][0] == '-')
 		return fail(req, CLI_EXIT_USAGE, "unknown option '%s'", args[0]);
 	return fail(req, CLI_EXIT_USAGE, "missing KEY");
+}
+
+/* CONSUMER [--scopes "A B" | --scopes="A B"], in either order: sent as
+ * CONSUMER [SCOPES] (a NULL argument ends what wire_words() sends). */
+static int check_keys_add(struct cli_request *req, const char **args, unsigned n)
+{
+	const char *consumer = NULL, *scopes = NULL;
+
+	for (unsigned i = 0; i < n; i++) {
+		const char *w = args[i];
+
+		if (strcmp(w, "--scopes") == 0 || strncmp(w, "--scopes=", 9) == 0) {
+			if (scopes)
+				return fail(req, CLI_EXIT_USAGE, "--scopes given twice");
+			if (w[8] == '=')
+				scopes = w + 9;
+			else if (i + 1 < n)
+				scopes = args[++i];
+			else
+				return fail(req, CLI_EXIT_USAGE, "--scopes needs a value");
+		} else if (w[0] == '-') {
+			return fail(req, CLI_EXIT_USAGE, "unknown option '%s'", w);
+		} else if (consumer) {
+			return fail(req, CLI_EXIT_USAGE, "unexpected argument '%s'", w);
+		} else {
+			consumer = w;
+		}
+	}
+	if (!consumer)
+		return fail(req, CLI_EXIT_USAGE, "missing CONSUMER");
+	args[0] = consumer;
+	args[1] = scopes;
+	if (n > 2)
+		args[2] = NULL;
+	return CLI_EXIT_OK;
 }
 
 /* The master reads the file itself, from its own working directory: send
@@ -437,7 +482,7 @@ static unsigned wire_words(const struct cli_request *req, const char **args, uns
 	words[nw++] = req->cmd->name;
 	if (req->cmd->sub)
 		words[nw++] = req->cmd->sub;
-	for (unsigned k = 0; k < n; k++)
+	for (unsigned k = 0; k < n && args[k]; k++)
 		words[nw++] = args[k];
 	return nw;
 }

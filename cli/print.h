@@ -27,6 +27,10 @@ int print_breakers_open(const json_t *answer, FILE *out, FILE *err);
 int print_limits_reset(const json_t *answer, FILE *out, FILE *err);
 int print_stop(const json_t *answer, FILE *out, FILE *err);
 int print_drain(const json_t *answer, FILE *out, FILE *err);
+/* print_keys.c */
+int print_keys_add(const json_t *answer, FILE *out, FILE *err);
+int print_keys_list(const json_t *answer, FILE *out, FILE *err);
+int print_keys_revoke(const json_t *answer, FILE *out, FILE *err);
 
 /* An ok:false answer: "gatewayctl: ERROR" and then each of "errors" and
  * "warnings" on its own line, all on <err>. (The exit status that goes

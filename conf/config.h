@@ -19,6 +19,9 @@
 
 struct pcre2_real_code_8;	/* pcre2_code, kept opaque here */
 struct jwks;			/* auth/jwks.h, kept opaque here */
+struct tls_server;		/* tls/ctx.h, kept opaque here */
+struct tls_client;		/* tls/client.h, kept opaque here */
+struct keystore;		/* auth/keystore.h, kept opaque here */
 
 /* A resolved socket address plus its text form "1.2.3.4:80" / "[::1]:80". */
 struct gw_addr {
@@ -29,6 +32,7 @@ struct gw_addr {
 
 struct gw_listen_conf {
 	struct gw_addr addr;
+	bool tls;			/* a [tls] listen: handshake first */
 	int line;			/* config line, for messages */
 };
 
@@ -128,6 +132,19 @@ struct gw_health_conf {
 	int line;
 };
 
+/* A service's "tls = yes": upstream connections speak TLS. */
+struct gw_upstream_tls_conf {
+	bool on;
+	bool verify;			/* tls_verify; default yes */
+	int verify_line;		/* 0 = not given (then yes) */
+	char *sni;			/* tls_sni; default the first instance's host
+					 * name as written (none for an address) */
+	char *ca;			/* tls_ca; NULL = the system store */
+	struct tls_client *client;	/* built at load when on; owned */
+	int line;			/* of the tls key; 0 = not given */
+	int option_line;		/* first tls_* key, for "needs tls = yes" */
+};
+
 struct gw_service_conf {
 	char *name;
 	struct gw_instance_conf *instances;
@@ -140,6 +157,7 @@ struct gw_service_conf {
 	struct gw_breaker_conf breaker;
 	struct gw_retry_conf retry;	/* attempts 0 = no retries (the default) */
 	struct gw_health_conf health;
+	struct gw_upstream_tls_conf tls;
 	int line;
 };
 
@@ -159,6 +177,7 @@ enum gw_rl_by {
 	GW_RL_BY_HEADER,		/* a request header's value (absent: one shared key) */
 	GW_RL_BY_ROUTE,			/* one bucket for the whole route */
 	GW_RL_BY_JWT,			/* a claim of the verified token (absent: one shared key) */
+	GW_RL_BY_CONSUMER,		/* the API key's consumer (none: one shared key) */
 };
 
 /* Longest time a full bucket takes to refill, burst * (period / count) in
@@ -255,7 +274,8 @@ struct gw_route_conf {
 	struct gw_retry_conf retry;	/* line 0: use the service's */
 	struct gw_acl_conf acl;		/* allow/deny; applies after cfg->access */
 	/* auth = jwt:NAME; scopes; claims. */
-	char *auth_name;		/* NAME of "jwt:NAME"; NULL = no authentication */
+	char *auth_name;		/* NAME of "jwt:NAME"; NULL = no token accepted */
+	bool auth_apikey;		/* "apikey" in auth: an API key is accepted */
 	int auth_line;			/* line of the auth key; 0 = none */
 	size_t jwt;			/* index into gw_config.jwts when auth_name */
 	char *scopes;			/* required, space-separated; NULL = none */
@@ -264,6 +284,35 @@ struct gw_route_conf {
 	size_t n_claims;
 	int claims_line;		/* first claims key; 0 = none */
 	int line;
+};
+
+/* [tls]: "cert = CHAIN.pem KEY.pem", repeatable; the first is the default
+ * when SNI names none of them. */
+struct gw_tls_cert_conf {
+	char *cert_path;		/* resolved against the config's directory */
+	char *key_path;
+	int line;
+};
+
+enum gw_client_cert {
+	GW_CLIENT_CERT_OFF = 0,		/* no certificate asked for */
+	GW_CLIENT_CERT_OPTIONAL,	/* asked for; none is fine, a bad one is not */
+	GW_CLIENT_CERT_REQUIRE,		/* a valid one or client_cert_status */
+};
+
+struct gw_tls_conf {
+	struct gw_tls_cert_conf *certs;
+	size_t n_certs;
+	bool tls13_only;		/* min_version = TLSv1.3 (else TLSv1.2) */
+	char *client_ca;		/* PEM bundle; NULL = no mTLS */
+	enum gw_client_cert client_cert;
+	unsigned client_cert_status;	/* 400 (default) or 403 on a failed check */
+	char *client_subject_header;	/* default X-Client-Subject */
+	char *client_subject_lower;	/* the same, lowercase, for matching */
+	bool redirect_http;		/* plain listeners answer 308 to https */
+	char *hsts;			/* Strict-Transport-Security value; NULL = none */
+	struct tls_server *server;	/* built at load when a TLS listen exists; owned */
+	int line;			/* the [tls] header; 0 = no section */
 };
 
 struct gw_config {
@@ -307,6 +356,9 @@ struct gw_config {
 	uint32_t *user_groups;		/* the user's supplementary groups (getgrouplist) */
 	size_t n_user_groups;
 
+	/* [tls] (its listeners are in listens, flagged) */
+	struct gw_tls_conf tls;
+
 	/* [access] */
 	struct gw_acl_conf access;	/* allow/deny for every request */
 	struct gw_acl_conf trusted_proxies;	/* peers whose X-Forwarded-For is
@@ -318,6 +370,16 @@ struct gw_config {
 	/* [jwt NAME] sections, in file order. */
 	struct gw_jwt_conf *jwts;
 	size_t n_jwts;
+
+	/* [apikeys]: the key store of routes with "auth = apikey". */
+	struct gw_apikeys_conf {
+		char *file;		/* as resolved (relative to the config's directory) */
+		char *header;		/* request header carrying the key; default X-Api-Key */
+		char *header_lower;
+		struct keystore *store;	/* read at load; the master takes it over */
+		bool store_created;	/* the file did not exist: an empty store */
+		int line;		/* of the section header; 0 = no [apikeys] */
+	} apikeys;
 
 	/* Routes in file order. */
 	struct gw_route_conf *routes;

@@ -51,7 +51,7 @@ static void gateway_begin(struct conf_parser *p, const char *name)
 	p->gateway_line = p->line;
 }
 
-static void gateway_listen(struct conf_parser *p, const char *key, const char *value)
+void conf__listen_add(struct conf_parser *p, const char *key, const char *value, bool tls)
 {
 	struct gw_config *cfg = p->cfg;
 	struct gw_listen_conf *l;
@@ -71,7 +71,13 @@ static void gateway_listen(struct conf_parser *p, const char *key, const char *v
 	if (!l)
 		return;
 	l->addr = a;
+	l->tls = tls;
 	l->line = p->line;
+}
+
+static void gateway_listen(struct conf_parser *p, const char *key, const char *value)
+{
+	conf__listen_add(p, key, value, false);
 }
 
 static void gateway_workers(struct conf_parser *p, const char *key, const char *value)

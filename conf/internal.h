@@ -63,6 +63,7 @@ struct conf_parser {
 	int gateway_line;		/* first [gateway] header, 0 if none */
 	int access_line;		/* first [access] header, 0 if none */
 	int admin_line;			/* last admin_listen key, 0 if none */
+	int apikeys_line;		/* first [apikeys] header, 0 if none */
 
 	/* The line reader (load.c). */
 	FILE *in;
@@ -81,6 +82,8 @@ extern const struct conf_section conf__service_section;
 extern const struct conf_section conf__route_section;
 extern const struct conf_section conf__access_section;
 extern const struct conf_section conf__jwt_section;
+extern const struct conf_section conf__tls_section;
+extern const struct conf_section conf__apikeys_section;
 
 /* Report an error at <line> of the file being loaded (printf format). */
 void conf__error(struct conf_parser *p, int line, const char *fmt, ...)
@@ -238,6 +241,25 @@ void conf__route_claims(struct conf_parser *p, const char *key, const char *valu
 			struct gw_route_conf *r);
 /* Required [jwt] keys, and each route's auth reference (fills r->jwt). */
 void conf__validate_jwt(struct conf_parser *p);
+
+/* <value> as a path: absolute, or relative to the config file's
+ * directory. NULL after recording an allocation failure. */
+char *conf__path(struct conf_parser *p, const char *value);
+
+/* Add a listen address (gateway.c); <tls> for [tls] listen. */
+void conf__listen_add(struct conf_parser *p, const char *key, const char *value, bool tls);
+
+/* [tls] (tls.c): free what it owns; check it and build its contexts once
+ * the whole file is read. */
+void conf__tls_release(struct gw_tls_conf *t);
+void conf__validate_tls(struct conf_parser *p);
+/* A service's tls keys (tls.c): free; check and build its client context. */
+void conf__upstream_tls_release(struct gw_upstream_tls_conf *t);
+void conf__validate_upstream_tls(struct conf_parser *p, struct gw_service_conf *svc);
+/* [apikeys] (apikeys.c): free what it owns; check it and the routes that
+ * use it (auth = apikey, by=consumer). */
+void conf__apikeys_release(struct gw_config *cfg);
+void conf__validate_apikeys(struct conf_parser *p);
 
 /* Check what no single key can: required keys, references, counts. Reports
  * every problem and fills each route's service index. */

@@ -86,21 +86,6 @@ static void jwt_audience(struct conf_parser *p, const char *key, const char *val
 	jwt_cur(p)->audience = conf__strdup(p, value);
 }
 
-/* <value> as a path: absolute, or relative to the config file's directory. */
-static char *jwt_resolve(struct conf_parser *p, const char *value)
-{
-	const char *slash = strrchr(p->name, '/');
-	char *out;
-
-	if (value[0] == '/' || !slash)
-		return conf__strdup(p, value);
-	if (asprintf(&out, "%.*s/%s", (int)(slash - p->name), p->name, value) < 0) {
-		p->oom = true;
-		return NULL;
-	}
-	return out;
-}
-
 /* The whole of <path> into a malloc'd buffer; 0 or -errno (-EFBIG). */
 static int jwt_slurp(const char *path, char **out, size_t *len)
 {
@@ -145,7 +130,7 @@ static void jwt_jwks(struct conf_parser *p, const char *key, const char *value)
 		conf__error(p, p->line, "empty value for 'jwks' (want the path of a JWKS file)");
 		return;
 	}
-	j->jwks_path = jwt_resolve(p, value);
+	j->jwks_path = conf__path(p, value);
 	if (!j->jwks_path)
 		return;
 	err = jwt_slurp(j->jwks_path, &text, &len);
@@ -299,16 +284,33 @@ const struct conf_section conf__jwt_section = {
 
 /* Route keys. */
 
+/* "apikey", "jwt:NAME" or both (either credential is accepted). */
 void conf__route_auth(struct conf_parser *p, const char *key, const char *value,
 		      struct gw_route_conf *r)
 {
+	const char *s = value + strspn(value, " \t");
+	char word[128];
+
 	r->auth_line = p->line;		/* even if bad: no second message */
-	if (strncmp(value, "jwt:", 4) != 0 || !conf__is_name(value + 4)) {
-		conf__error(p, p->line, "bad %s '%s' (want jwt:NAME, naming a [jwt NAME] "
-			    "section)", key, value);
-		return;
+	while (*s) {
+		size_t len = strcspn(s, " \t");
+
+		snprintf(word, sizeof(word), "%.*s", (int)len, s);
+		if (strcmp(word, "apikey") == 0 && !r->auth_apikey) {
+			r->auth_apikey = true;
+		} else if (strncmp(word, "jwt:", 4) == 0 && conf__is_name(word + 4) &&
+			   len < sizeof(word) && !r->auth_name) {
+			r->auth_name = conf__strdup(p, word + 4);
+		} else {
+			conf__error(p, p->line, "bad %s '%s' (want apikey, jwt:NAME naming a "
+				    "[jwt NAME] section, or both, each once)", key, value);
+			return;
+		}
+		s += len;
+		s += strspn(s, " \t");
 	}
-	r->auth_name = conf__strdup(p, value + 4);
+	if (!r->auth_apikey && !r->auth_name)
+		conf__error(p, p->line, "empty value for '%s' (want apikey, jwt:NAME or both)", key);
 }
 
 void conf__route_scopes(struct conf_parser *p, const char *key, const char *value,

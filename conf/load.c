@@ -32,6 +32,8 @@ static const struct conf_section *const load_sections[] = {
 	&conf__route_section,
 	&conf__access_section,
 	&conf__jwt_section,
+	&conf__tls_section,
+	&conf__apikeys_section,
 };
 
 #define LOAD_STR_(x) #x
@@ -448,8 +450,10 @@ void conf_free(struct gw_config *cfg)
 	free(cfg->routes);
 	free(cfg->jwts);
 	free(cfg->route_order);
+	conf__apikeys_release(cfg);
 	conf__acl_release(&cfg->access);
 	conf__acl_release(&cfg->trusted_proxies);
+	conf__tls_release(&cfg->tls);
 	free(cfg->listens);
 	free(cfg->access_log);
 	free(cfg->control_path);

@@ -113,8 +113,8 @@ static void rl_by_jwt(struct conf_opts *o, const char *name, struct gw_rate_limi
 		rl->by = GW_RL_BY_JWT;
 }
 
-/* by=ip, by=route, by=header:NAME (a token, stored lowercase) or
- * by=jwt:CLAIM. */
+/* by=ip, by=route, by=consumer, by=header:NAME (a token, stored
+ * lowercase) or by=jwt:CLAIM. */
 static void rl_by(struct conf_opts *o, const char *val, struct gw_rate_limit_conf *rl)
 {
 	const char *name = strchr(val, ':') ? strchr(val, ':') + 1 : "";
@@ -123,11 +123,13 @@ static void rl_by(struct conf_opts *o, const char *val, struct gw_rate_limit_con
 		rl->by = GW_RL_BY_IP;
 	} else if (strcmp(val, "route") == 0) {
 		rl->by = GW_RL_BY_ROUTE;
+	} else if (strcmp(val, "consumer") == 0) {
+		rl->by = GW_RL_BY_CONSUMER;
 	} else if (strncmp(val, "jwt:", 4) == 0) {
 		rl_by_jwt(o, name, rl);
 	} else if (strncmp(val, "header:", 7) != 0) {
 		conf__error(o->p, o->p->line, "bad value '%s' for by= in '%s' (want ip, route, "
-			    "header:NAME or jwt:CLAIM)", val, o->key);
+			    "consumer, header:NAME or jwt:CLAIM)", val, o->key);
 	} else if (!conf__is_token(name, strlen(name))) {
 		conf__error(o->p, o->p->line, "bad header name '%s' for by= in '%s'", name, o->key);
 	} else if ((rl->header = conf__strdup(o->p, name))) {
@@ -174,6 +176,7 @@ static int rl_spec(struct conf_parser *p, struct gw_rate_limit_conf *rl)
 		[GW_RL_BY_HEADER] = "header:",
 		[GW_RL_BY_ROUTE] = "route",
 		[GW_RL_BY_JWT] = "jwt:",
+		[GW_RL_BY_CONSUMER] = "consumer",
 	};
 
 	if (asprintf(&rl->spec, "%" PRIu64 "/%" PRIu64 "ms burst=%" PRIu64 " by=%s%s",

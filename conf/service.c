@@ -29,6 +29,7 @@ void conf__service_release(struct gw_service_conf *svc)
 	free(svc->instances);
 	free(svc->hash_header);
 	free(svc->health.path);
+	conf__upstream_tls_release(&svc->tls);
 	free(svc->name);
 }
 
@@ -56,6 +57,7 @@ static void service_begin(struct conf_parser *p, const char *name)
 	svc->connect_timeout_ms = 1000;
 	svc->timeout_ms = 30000;
 	svc->keepalive = 32;
+	svc->tls.verify = true;
 	conf__breaker_defaults(&svc->breaker);
 	conf__retry_defaults(&svc->retry);
 	conf__health_defaults(&svc->health);
@@ -240,6 +242,43 @@ static void service_health(struct conf_parser *p, const char *key, const char *v
 	conf__health(p, key, value, &service_cur(p)->health);
 }
 
+static void service_tls(struct conf_parser *p, const char *key, const char *value)
+{
+	struct gw_upstream_tls_conf *t = &service_cur(p)->tls;
+
+	if (conf__parse_bool(value, &t->on) < 0)
+		conf__error(p, p->line, "bad value '%s' for '%s' (want yes or no)", value, key);
+	t->line = p->line;
+}
+
+static void service_tls_verify(struct conf_parser *p, const char *key, const char *value)
+{
+	struct gw_upstream_tls_conf *t = &service_cur(p)->tls;
+
+	if (conf__parse_bool(value, &t->verify) < 0)
+		conf__error(p, p->line, "bad value '%s' for '%s' (want yes or no)", value, key);
+	t->verify_line = p->line;
+	t->option_line = t->option_line ?: p->line;
+}
+
+static void service_tls_sni(struct conf_parser *p, const char *key, const char *value)
+{
+	struct gw_upstream_tls_conf *t = &service_cur(p)->tls;
+
+	(void)key;
+	t->sni = conf__strdup(p, value);
+	t->option_line = t->option_line ?: p->line;
+}
+
+static void service_tls_ca(struct conf_parser *p, const char *key, const char *value)
+{
+	struct gw_upstream_tls_conf *t = &service_cur(p)->tls;
+
+	(void)key;
+	t->ca = conf__path(p, value);
+	t->option_line = t->option_line ?: p->line;
+}
+
 static const struct conf_key service_keys[] = {
 	{ "instance", service_instance, true },
 	{ "balance", service_balance, false },
@@ -251,6 +290,10 @@ static const struct conf_key service_keys[] = {
 	{ "retry", service_retry, false },
 	{ "retry_non_idempotent", service_retry_non_idempotent, false },
 	{ "health", service_health, false },
+	{ "tls", service_tls, false },
+	{ "tls_verify", service_tls_verify, false },
+	{ "tls_sni", service_tls_sni, false },
+	{ "tls_ca", service_tls_ca, false },
 };
 _Static_assert(CONF_ARRAY_SIZE(service_keys) <= CONF_MAX_KEYS, "conf_parser.seen too small");
 

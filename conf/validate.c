@@ -10,16 +10,17 @@
 
 static void validate_services(struct conf_parser *p)
 {
-	const struct gw_config *cfg = p->cfg;
+	struct gw_config *cfg = p->cfg;
 
 	for (size_t i = 0; i < cfg->n_services; i++) {
-		const struct gw_service_conf *svc = &cfg->services[i];
+		struct gw_service_conf *svc = &cfg->services[i];
 
 		if (!svc->n_instances)
 			conf__error(p, svc->line, "service '%s' has no instance", svc->name);
 		/* breaker_on may come before breaker, so this waits for the end. */
 		if (svc->breaker.on_line && svc->breaker.mode == GW_BRK_OFF)
 			conf__warn(p, svc->breaker.on_line, "breaker_on has no effect without breaker");
+		conf__validate_upstream_tls(p, svc);
 	}
 }
 
@@ -146,10 +147,12 @@ void conf__validate(struct conf_parser *p)
 	if (!cfg->n_listens)
 		conf__error(p, where, "no listen address");
 	validate_admin(p);
+	conf__validate_tls(p);
 	if (cfg->group && !cfg->user)
 		conf__error(p, cfg->group_line, "'group' needs 'user' (the workers' user)");
 	validate_services(p);
 	conf__validate_jwt(p);
+	conf__validate_apikeys(p);
 	for (size_t i = 0; i < cfg->n_routes; i++)
 		validate_route(p, &cfg->routes[i]);
 	if (!cfg->n_routes)

@@ -340,3 +340,17 @@ int conf__size(struct conf_parser *p, const char *key, const char *value,
 	*out = n;
 	return 0;
 }
+
+char *conf__path(struct conf_parser *p, const char *value)
+{
+	const char *slash = strrchr(p->name, '/');
+	char *out;
+
+	if (value[0] == '/' || !slash)
+		return conf__strdup(p, value);
+	if (asprintf(&out, "%.*s/%s", (int)(slash - p->name), p->name, value) < 0) {
+		p->oom = true;
+		return NULL;
+	}
+	return out;
+}

@@ -29,4 +29,7 @@ json_t *cmd__instance(struct cmd_ctx *c);
 json_t *cmd__breakers(struct cmd_ctx *c);
 json_t *cmd__limits(struct cmd_ctx *c);
 
+/* cmd_keys.c */
+json_t *cmd__keys(struct cmd_ctx *c);
+
 #endif

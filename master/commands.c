@@ -204,6 +204,7 @@ static const struct command commands[] = {
 	{ "breakers", 1, 4, cmd__breakers },
 	{ "limits", 3, 4, cmd__limits },
 	{ "config", 3, 3, cmd_config },
+	{ "keys", 2, 4, cmd__keys },
 };
 
 json_t *cmd_run(struct master *m, uint32_t client, json_t *argv, struct cmd_effects *fx)

@@ -10,6 +10,7 @@
  *   run.c        start (bind, block signals, fork all, ring) and end;
  *   supervise.c  the master's ring: signals, reaping, respawns, stopping;
  *   confload.c   conf_load() with its messages captured;
+ *   keys.c       the API-key store and its table in the segment;
  *   reload.c     SIGHUP: check the file again and report. */
 #ifndef GW_MASTER_MASTER_H
 #define GW_MASTER_MASTER_H
@@ -122,6 +123,8 @@ struct mreg;
 struct control;
 struct admin;
 struct reload_job;
+struct keystore;
+struct keystore_entry;
 
 struct master {
 	const char *conf_path;		/* reloads read this file again */
@@ -154,6 +157,8 @@ struct master {
 	struct admin *admin;		/* admin HTTP listener (admin.c) */
 	struct reload_job *reload;	/* a reload in progress; NULL = none */
 	uint64_t tickets_checked_ms;	/* last look at the ticket key's age */
+	struct keystore *keys;		/* the API-key store; NULL = no [apikeys] */
+	char *keys_path;		/* its file; NULL = no [apikeys] */
 
 	enum master_state state;
 	uint64_t stop_deadline_ms;	/* monotonic; SIGKILL what still runs after it */
@@ -211,6 +216,20 @@ int master_run(const char *conf_path, struct gw_config *cfg);
  * Returns conf_load()'s result; a failure it did not explain gets a
  * "FILE: reason" line of our own. */
 int master_conf_load(const char *path, struct gw_config **out, char **diag_text);
+
+/* keys.c */
+
+/* Take the API-key store <cfg> read (cfg->apikeys.store, then NULL) as the
+ * master's, creating its file when it did not exist (a failure to create
+ * it fails a start; on a reload it is logged and the next change retries),
+ * and make the segment's key table hold exactly its live keys. 0 or
+ * -errno (logged). */
+int master_keys_adopt(struct master *m, struct gw_config *cfg, bool starting);
+void master_keys_free(struct master *m);
+/* Publish one store record (added) or withdraw it (revoked): 0 or -errno
+ * from apikeys_put_master() / apikeys_remove_master(). */
+int master_keys_put(struct master *m, const struct keystore_entry *e);
+int master_keys_remove(struct master *m, const struct keystore_entry *e);
 
 /* reload.c */
 

@@ -66,7 +66,8 @@ static const char *unsupported_change(const struct gw_config *old, const struct 
 	if (old->n_listens != cfg->n_listens)
 		return "the listen addresses changed; restart gatewayd to apply that";
 	for (size_t i = 0; i < cfg->n_listens; i++) {
-		if (strcmp(old->listens[i].addr.text, cfg->listens[i].addr.text) != 0)
+		if (strcmp(old->listens[i].addr.text, cfg->listens[i].addr.text) != 0 ||
+		    old->listens[i].tls != cfg->listens[i].tls)
 			return "the listen addresses changed; restart gatewayd to apply that";
 	}
 	if (old->shm_size != cfg->shm_size)
@@ -190,6 +191,9 @@ static json_t *job_start(struct master *m, struct reload_job *job)
 		log_error("reload: %s", why);
 		return cmd_error("invalid", "%s", why);
 	}
+	/* The key table is read by every generation alike: adopt the store
+	 * now (master/keys.c). */
+	master_keys_adopt(m, job->cfg, false);
 	job->generation = m->generation + 1;
 	job->n_slots = master_worker_count(job->cfg->workers, &m->cpus);
 	job->slots = calloc(job->n_slots, sizeof(*job->slots));

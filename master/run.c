@@ -182,7 +182,7 @@ static int master_state_open(struct master *m)
 	ret = mreg_apply_config(m, m->cfg);
 	if (ret < 0)
 		log_error("registry: %s", strerror(-ret));
-	return ret;
+	return ret ?: master_keys_adopt(m, m->cfg, true);
 }
 
 static void master_state_close(struct master *m)
@@ -192,6 +192,7 @@ static void master_state_close(struct master *m)
 		health_free(m);
 	mreg_free(m->reg);
 	m->reg = NULL;
+	master_keys_free(m);
 	shm_unmap(&m->seg);
 }
 

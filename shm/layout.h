@@ -18,7 +18,7 @@
 #include "shm/segment.h"
 
 #define SHM_MAGIC		0x4857534757ull		/* "GWSWH" */
-#define SHM_LAYOUT_VERSION	3u	/* 2: the tickets region; 3: connlimit,
+#define SHM_LAYOUT_VERSION	4u	/* 2: the tickets region; 3: apikeys; 4: connlimit,
 					 * two more worker counters */
 #define SHM_PAGE		4096u
 #define SHM_HASH_KEY_BYTES	16u	/* crypto_shorthash (SipHash-2-4) key */

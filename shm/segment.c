@@ -26,6 +26,7 @@
 
 #include "lib/clock.h"
 #include "lib/log.h"
+#include "shm/apikeys.h"
 #include "shm/connlimit.h"
 #include "shm/inst.h"
 #include "shm/layout.h"
@@ -45,6 +46,7 @@ static const char *const region_names[SHM_REGION_COUNT] = {
 	[SHM_REGION_INSTANCES] = "instances",
 	[SHM_REGION_REGISTRY] = "registry",
 	[SHM_REGION_TICKETS] = "tickets",
+	[SHM_REGION_APIKEYS] = "apikeys",
 	[SHM_REGION_CONNLIMIT] = "connlimit",
 	[SHM_REGION_RATELIMIT] = "ratelimit",
 };
@@ -69,6 +71,7 @@ static int plan_regions(struct shm_header_sh *h, uint64_t size)
 		[SHM_REGION_INSTANCES] = inst_region_size(SHM_MAX_INSTANCES, SHM_MAX_WORKERS),
 		[SHM_REGION_REGISTRY] = reg_region_size(SHM_REG_BUFFERS, SHM_REG_BUF_SIZE),
 		[SHM_REGION_TICKETS] = tickets_region_size(),
+		[SHM_REGION_APIKEYS] = apikeys_region_size(),
 		[SHM_REGION_CONNLIMIT] = cl_region_size(SHM_CONNLIMIT_BUCKETS, SHM_MAX_WORKERS),
 	};
 	uint32_t buckets;
@@ -103,6 +106,8 @@ static void format_regions(struct shm_segment *seg)
 	reg_format_master(mem, SHM_REG_BUFFERS, SHM_REG_BUF_SIZE);
 	mem = shm_region(seg, SHM_REGION_TICKETS, &size);
 	tickets_format_master(mem, clock_wall_us() / 1000000u);
+	mem = shm_region(seg, SHM_REGION_APIKEYS, &size);
+	apikeys_format_master(mem);
 	mem = shm_region(seg, SHM_REGION_CONNLIMIT, &size);
 	cl_format_master(mem, SHM_CONNLIMIT_BUCKETS, SHM_MAX_WORKERS);
 	mem = shm_region(seg, SHM_REGION_RATELIMIT, &size);

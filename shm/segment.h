@@ -17,6 +17,7 @@ enum shm_region {
 	SHM_REGION_INSTANCES,		/* per instance slot: breaker, health, in-flight */
 	SHM_REGION_REGISTRY,		/* services -> instances snapshots */
 	SHM_REGION_TICKETS,		/* TLS session-ticket keys */
+	SHM_REGION_APIKEYS,		/* API keys: hash-indexed live records */
 	SHM_REGION_CONNLIMIT,		/* connections per client address */
 	SHM_REGION_RATELIMIT,		/* GCRA buckets: whatever is left (last) */
 	SHM_REGION_COUNT,

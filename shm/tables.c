@@ -28,6 +28,9 @@ int shm_tables_attach(struct shm_tables *t, const struct shm_segment *seg, int w
 	mem = shm_region(seg, SHM_REGION_TICKETS, &size);
 	if (tickets_attach(&t->tickets, mem, size) < 0)
 		return -EPROTO;
+	mem = shm_region(seg, SHM_REGION_APIKEYS, &size);
+	if (apikeys_attach(&t->apikeys, mem, size) < 0)
+		return -EPROTO;
 	mem = shm_region(seg, SHM_REGION_CONNLIMIT, &size);
 	if (cl_attach(&t->connlimit, mem, size) < 0)
 		return -EPROTO;

@@ -3,6 +3,7 @@
 #ifndef GW_SHM_TABLES_H
 #define GW_SHM_TABLES_H
 
+#include "shm/apikeys.h"
 #include "shm/connlimit.h"
 #include "shm/inst.h"
 #include "shm/registry.h"
@@ -17,6 +18,7 @@ struct shm_tables {
 	struct inst_table inst;
 	struct reg_table reg;
 	struct tickets tickets;
+	struct apikeys apikeys;
 	struct rl_table rl;
 	struct cl_table connlimit;
 };

@@ -6,7 +6,7 @@ set -euo pipefail
 packages=(
 	gcc meson ninja-build pkg-config
 	liburing-dev libinih-dev libpcre2-dev libsodium-dev libjansson-dev libssl-dev
-	python3 curl iproute2 procps openssl
+	python3 curl iproute2 procps openssl testssl.sh
 	python3-jwt python3-cryptography python3-jwcrypto
 	clang libclang-rt-14-dev
 	slowhttptest util-linux

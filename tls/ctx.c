@@ -7,9 +7,17 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
+#include <openssl/core_names.h>
 #include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
 #include <openssl/x509v3.h>
+
+#include "tls/internal.h"
+
+#include "shm/tickets.h"
 
 #define TLS_MAX_NAMES 64u	/* names kept per certificate for SNI */
 
@@ -22,7 +30,14 @@ struct tls_cert {
 struct tls_server {
 	struct tls_cert *certs;
 	size_t n_certs;
+	const struct tickets *tickets;	/* shared ticket keys; NULL = OpenSSL's own */
 };
+
+/* Every context of a server names it (app data), for the callbacks. */
+static const struct tls_server *ssl_server(SSL *ssl)
+{
+	return SSL_CTX_get_app_data(SSL_get_SSL_CTX(ssl));
+}
 
 bool tls_name_matches(const char *pattern, const char *host)
 {
@@ -34,16 +49,6 @@ bool tls_name_matches(const char *pattern, const char *host)
 	 * "a.b.example.com" (RFC 6125 §6.4.3: one label). */
 	dot = strchr(host, '.');
 	return dot && dot != host && strcasecmp(pattern + 1, dot) == 0;
-}
-
-/* The last OpenSSL error as text, or <fallback>. */
-static const char *ssl_reason(const char *fallback)
-{
-	unsigned long e = ERR_peek_last_error();
-	const char *r = e ? ERR_reason_error_string(e) : NULL;
-
-	ERR_clear_error();
-	return r ? r : fallback;
 }
 
 /* A private key others can read is a key others may have copied. */
@@ -112,14 +117,66 @@ static int alpn_select(SSL *ssl, const unsigned char **out, unsigned char *outle
 	return SSL_TLSEXT_ERR_OK;
 }
 
-static SSL_CTX *ctx_new(int min_version)
+/* Session tickets (RFC 5077 format, OpenSSL's): issued under the shared
+ * current key, accepted under the current or the previous one; a ticket
+ * under the previous key is accepted and renewed (return 2). No key
+ * readable (the master is rotating it this instant) means no ticket: a
+ * full handshake, never a failure. */
+static int on_ticket_key(SSL *ssl, unsigned char name[16], unsigned char *iv,
+			 EVP_CIPHER_CTX *cipher, EVP_MAC_CTX *mac, int encrypt)
 {
+	const struct tls_server *s = ssl_server(ssl);
+	struct ticket_key k;
+	bool current = true;
+	OSSL_PARAM params[3];
+	int ret = 1;
+
+	_Static_assert(TICKETS_NAME_BYTES == 16, "RFC 5077 key_name is 16 bytes");
+	if (encrypt) {
+		if (tickets_current(s->tickets, &k) < 0 ||
+		    RAND_bytes(iv, EVP_MAX_IV_LENGTH) != 1)
+			return 0;
+		memcpy(name, k.name, TICKETS_NAME_BYTES);
+		if (!EVP_EncryptInit_ex(cipher, EVP_aes_256_cbc(), NULL, k.aes, iv))
+			ret = -1;
+	} else {
+		if (tickets_find(s->tickets, name, &k, &current) < 0)
+			return 0;	/* unknown or too old: a full handshake */
+		if (!EVP_DecryptInit_ex(cipher, EVP_aes_256_cbc(), NULL, k.aes, iv))
+			ret = -1;
+		else if (!current)
+			ret = 2;
+	}
+	params[0] = OSSL_PARAM_construct_octet_string(OSSL_MAC_PARAM_KEY, k.hmac,
+						      TICKETS_HMAC_BYTES);
+	params[1] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)"SHA256", 0);
+	params[2] = OSSL_PARAM_construct_end();
+	if (ret > 0 && !EVP_MAC_CTX_set_params(mac, params))
+		ret = -1;
+	OPENSSL_cleanse(&k, sizeof(k));
+	return ret;
+}
+
+/* The client certificate's verdict is read after the handshake
+ * (tlsio_peer()), so the route can answer in HTTP rather than with an
+ * alert the client cannot explain. */
+static int accept_any_peer(int preverify_ok, X509_STORE_CTX *x509)
+{
+	(void)preverify_ok;
+	(void)x509;
+	return 1;
+}
+
+static SSL_CTX *ctx_new(struct tls_server *s, const struct tls_server_conf *conf)
+{
+	static const unsigned char sid_ctx[] = "gatewayd";
 	SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
 
 	if (!ctx)
 		return NULL;
-	if (!SSL_CTX_set_min_proto_version(ctx, min_version) ||
-	    !SSL_CTX_set_cipher_list(ctx, "ECDHE+AESGCM:ECDHE+CHACHA20:!aNULL:!eNULL")) {
+	if (!SSL_CTX_set_min_proto_version(ctx, conf->min_version) ||
+	    !SSL_CTX_set_cipher_list(ctx, "ECDHE+AESGCM:ECDHE+CHACHA20:!aNULL:!eNULL") ||
+	    !SSL_CTX_set_session_id_context(ctx, sid_ctx, sizeof(sid_ctx) - 1)) {
 		SSL_CTX_free(ctx);
 		return NULL;
 	}
@@ -127,23 +184,54 @@ static SSL_CTX *ctx_new(int min_version)
 				 SSL_OP_NO_COMPRESSION);
 	SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
 	SSL_CTX_set_alpn_select_cb(ctx, alpn_select, NULL);
+	SSL_CTX_set_app_data(ctx, s);
+	/* Resumption by ticket only: a session cache would be per worker
+	 * (connections land on any), tickets are shared (shm/tickets.h). One
+	 * ticket per handshake is enough for a client that reconnects. */
+	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+	SSL_CTX_set_num_tickets(ctx, 1);
+	if (conf->client_cert == TLS_CLIENT_CERT_ASK)
+		SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, accept_any_peer);
 	return ctx;
 }
 
-static int cert_load(struct tls_cert *c, const struct tls_cert_conf *conf, int min_version,
-		     char *err, size_t errlen)
+/* The CA bundle client certificates are checked against, and the names
+ * the server sends in its CertificateRequest. */
+static int client_ca_load(SSL_CTX *ctx, const char *path, char *err, size_t errlen)
+{
+	STACK_OF(X509_NAME) *names;
+
+	if (access(path, R_OK) != 0) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return -EINVAL;
+	}
+	if (SSL_CTX_load_verify_locations(ctx, path, NULL) != 1) {
+		snprintf(err, errlen, "%s: %s", path, tls__reason("bad CA bundle"));
+		return -EINVAL;
+	}
+	names = SSL_load_client_CA_file(path);
+	if (!names) {
+		snprintf(err, errlen, "%s: %s", path, tls__reason("no CA certificate in it"));
+		return -EINVAL;
+	}
+	SSL_CTX_set_client_CA_list(ctx, names);
+	return 0;
+}
+
+static int cert_load(struct tls_server *s, struct tls_cert *c, const struct tls_cert_conf *conf,
+		     const struct tls_server_conf *sconf, char *err, size_t errlen)
 {
 	int ret = check_key_mode(conf->key_path, err, errlen);
 
 	if (ret)
 		return ret;
-	c->ctx = ctx_new(min_version);
+	c->ctx = ctx_new(s, sconf);
 	if (!c->ctx) {
-		snprintf(err, errlen, "%s: %s", conf->cert_path, ssl_reason("cannot create a TLS context"));
+		snprintf(err, errlen, "%s: %s", conf->cert_path, tls__reason("cannot create a TLS context"));
 		return -ENOMEM;
 	}
 	if (SSL_CTX_use_certificate_chain_file(c->ctx, conf->cert_path) != 1) {
-		snprintf(err, errlen, "%s: %s", conf->cert_path, ssl_reason("bad certificate"));
+		snprintf(err, errlen, "%s: %s", conf->cert_path, tls__reason("bad certificate"));
 		return -EINVAL;
 	}
 	if (SSL_CTX_use_PrivateKey_file(c->ctx, conf->key_path, SSL_FILETYPE_PEM) != 1) {
@@ -153,7 +241,7 @@ static int cert_load(struct tls_cert *c, const struct tls_cert_conf *conf, int m
 			snprintf(err, errlen, "%s: the key does not match the certificate %s",
 				 conf->key_path, conf->cert_path);
 		} else {
-			snprintf(err, errlen, "%s: %s", conf->key_path, ssl_reason("bad private key"));
+			snprintf(err, errlen, "%s: %s", conf->key_path, tls__reason("bad private key"));
 		}
 		return -EINVAL;
 	}
@@ -189,13 +277,14 @@ static int on_servername(SSL *ssl, int *alert, void *arg)
 	return SSL_TLSEXT_ERR_OK;
 }
 
-int tls_server_new(const struct tls_server_conf *conf, struct tls_server **out, char *err,
-		   size_t errlen)
+int tls_server_new(const struct tls_server_conf *conf, struct tls_server **out,
+		   size_t *failed_cert, char *err, size_t errlen)
 {
 	struct tls_server *s = calloc(1, sizeof(*s));
 	int ret = -ENOMEM;
 
 	*out = NULL;
+	*failed_cert = 0;
 	if (!s || !conf->n_certs || !(s->certs = calloc(conf->n_certs, sizeof(*s->certs)))) {
 		snprintf(err, errlen, conf->n_certs ? "out of memory" : "no certificate");
 		ret = conf->n_certs ? -ENOMEM : -EINVAL;
@@ -203,7 +292,14 @@ int tls_server_new(const struct tls_server_conf *conf, struct tls_server **out, 
 	}
 	s->n_certs = conf->n_certs;
 	for (size_t i = 0; i < conf->n_certs; i++) {
-		ret = cert_load(&s->certs[i], &conf->certs[i], conf->min_version, err, errlen);
+		*failed_cert = i;
+		ret = cert_load(s, &s->certs[i], &conf->certs[i], conf, err, errlen);
+		if (ret)
+			goto err_free;
+	}
+	*failed_cert = conf->n_certs;
+	for (size_t i = 0; conf->client_ca && i < conf->n_certs; i++) {
+		ret = client_ca_load(s->certs[i].ctx, conf->client_ca, err, errlen);
 		if (ret)
 			goto err_free;
 	}
@@ -229,6 +325,13 @@ void tls_server_free(struct tls_server *s)
 	}
 	free(s->certs);
 	free(s);
+}
+
+void tls_server_use_tickets(struct tls_server *s, const struct tickets *t)
+{
+	s->tickets = t;
+	for (size_t i = 0; i < s->n_certs; i++)
+		SSL_CTX_set_tlsext_ticket_key_evp_cb(s->certs[i].ctx, t ? on_ticket_key : NULL);
 }
 
 SSL *tls_server_ssl(struct tls_server *s)

@@ -22,20 +22,36 @@ struct tls_cert_conf {
 	const char *key_path;
 };
 
+enum tls_client_cert {
+	TLS_CLIENT_CERT_OFF = 0,		/* no certificate asked for */
+	TLS_CLIENT_CERT_ASK,			/* asked for, never fails the handshake:
+						 * the caller decides (tlsio_peer()) */
+};
+
 struct tls_server_conf {
 	const struct tls_cert_conf *certs;	/* at least one; the first is the default */
 	size_t n_certs;
 	int min_version;			/* TLS1_2_VERSION or TLS1_3_VERSION */
+	const char *client_ca;			/* PEM bundle for client certificates, or NULL */
+	enum tls_client_cert client_cert;
 };
 
 struct tls_server;
+struct tickets;
 
 /* Build the contexts. On failure returns -EINVAL (or -ENOMEM) with one
- * line in <err>: "FILE: what is wrong". A private key readable by group or
- * others is refused. */
-int tls_server_new(const struct tls_server_conf *conf, struct tls_server **out, char *err,
-		   size_t errlen);
+ * line in <err>: "FILE: what is wrong", and *failed_cert set to the index
+ * of the certificate at fault (n_certs when it is the client CA). A
+ * private key readable by group or others is refused. */
+int tls_server_new(const struct tls_server_conf *conf, struct tls_server **out,
+		   size_t *failed_cert, char *err, size_t errlen);
 void tls_server_free(struct tls_server *s);
+
+/* Issue and accept session tickets with the shared keys of <t> (shm), so
+ * a session resumes on any worker and across reloads. Without it OpenSSL
+ * uses keys of its own, made when the contexts were built. Call in each
+ * process before its first handshake; <t> must outlive <s>. */
+void tls_server_use_tickets(struct tls_server *s, const struct tickets *t);
 
 /* A server-side SSL for one connection (default context; SNI may switch
  * it during the handshake). NULL on ENOMEM. */

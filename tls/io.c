@@ -11,6 +11,7 @@
 #include <limits.h>
 
 #include <openssl/err.h>
+#include <openssl/x509.h>
 
 int tlsio_init(struct tlsio *t, SSL *ssl)
 {
@@ -146,4 +147,27 @@ const char *tlsio_version(const struct tlsio *t)
 bool tlsio_resumed(const struct tlsio *t)
 {
 	return SSL_session_reused(t->ssl) == 1;
+}
+
+enum tlsio_peer tlsio_peer(const struct tlsio *t, char *subject, size_t cap)
+{
+	X509 *x = SSL_get0_peer_certificate(t->ssl);
+	BIO *mem;
+	int n;
+
+	if (subject && cap)
+		subject[0] = '\0';
+	if (!x)
+		return TLSIO_PEER_NONE;
+	if (SSL_get_verify_result(t->ssl) != X509_V_OK)
+		return TLSIO_PEER_INVALID;
+	if (!subject || cap == 0)
+		return TLSIO_PEER_VALID;
+	mem = BIO_new(BIO_s_mem());
+	if (mem && X509_NAME_print_ex(mem, X509_get_subject_name(x), 0, XN_FLAG_RFC2253) >= 0) {
+		n = BIO_read(mem, subject, (int)(cap - 1 > INT_MAX ? INT_MAX : cap - 1));
+		subject[n > 0 ? n : 0] = '\0';
+	}
+	BIO_free(mem);
+	return TLSIO_PEER_VALID;
 }

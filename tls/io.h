@@ -59,6 +59,18 @@ void tlsio_close(struct tlsio *t);
 size_t tlsio_pending(const struct tlsio *t);
 size_t tlsio_take(struct tlsio *t, void *dst, size_t cap);
 
+/* The client certificate a server connection got, after the handshake. */
+enum tlsio_peer {
+	TLSIO_PEER_NONE = 0,		/* none was sent (or none was asked for) */
+	TLSIO_PEER_VALID,		/* it chains to the configured CA and is in date */
+	TLSIO_PEER_INVALID,		/* sent, but verification failed */
+};
+
+/* What the peer's certificate is; with <subject> (may be NULL) its subject
+ * as an RFC 2253 string (non-ASCII and control bytes escaped, so it fits a
+ * header), truncated to <cap>. */
+enum tlsio_peer tlsio_peer(const struct tlsio *t, char *subject, size_t cap);
+
 /* Negotiated protocol version text and ALPN, for logs ("TLSv1.3", "h2"). */
 const char *tlsio_version(const struct tlsio *t);
 bool tlsio_resumed(const struct tlsio *t);

@@ -17,6 +17,7 @@
 
 #include "lib/clock.h"
 #include "lib/json.h"
+#include "tls/io.h"
 #include "worker/stages.h"
 
 static void iso_time(char *out, size_t cap)
@@ -46,6 +47,7 @@ enum stage_result stage_log(struct worker *w, struct exchange *ex)
 	char line[4096], when[48], method[64], target[3 * LOG_TARGET_MAX], route[160];
 	const struct gw_config *cfg = w->cfg;
 	uint64_t now = clock_mono_ns();
+	const struct tlsio *tls = ex->client->tls;
 	const char *upstream = "";
 	double up_ms = 0;
 
@@ -65,10 +67,11 @@ enum stage_result stage_log(struct worker *w, struct exchange *ex)
 		"{\"time\":\"%s\",\"request_id\":\"%s\",\"client\":\"%s\",\"method\":\"%s\","
 		"\"path\":\"%s\",\"status\":%u,\"bytes_in\":%llu,\"bytes_out\":%llu,"
 		"\"route\":\"%s\",\"upstream\":\"%s\",\"attempts\":%u,\"duration_ms\":%.3f,"
-		"\"upstream_ms\":%.3f}\n",
+		"\"upstream_ms\":%.3f,\"tls\":\"%s\",\"tls_resumed\":%s}\n",
 		when, ex->request_id, ex->client_ip, method, target, ex->status,
 		(unsigned long long)ex->bytes_in, (unsigned long long)ex->bytes_out, route, upstream,
-		(unsigned)ex->attempts, ex->t_start_ns ? (double)(now - ex->t_start_ns) / 1e6 : 0.0, up_ms);
+		(unsigned)ex->attempts, ex->t_start_ns ? (double)(now - ex->t_start_ns) / 1e6 : 0.0, up_ms,
+		tls ? tlsio_version(tls) : "", tls && tlsio_resumed(tls) ? "true" : "false");
 	if (n > 0 && (size_t)n < sizeof(line))
 		appender_push(&w->access_log, line, (size_t)n);
 	return STAGE_CONTINUE;

@@ -24,6 +24,7 @@
 
 #include "auth/jwt.h"
 #include "lib/log.h"
+#include "worker/apikey.h"
 #include "worker/conn.h"
 #include "worker/stages.h"
 
@@ -83,6 +84,13 @@ enum stage_result stage_authn(struct worker *w, struct exchange *ex)
 	size_t off, len;
 	int rc;
 
+	/* API keys first (worker/apikey.c); with none sent, a token may do. */
+	if (apikey_route(w, ex)) {
+		enum stage_result kr = apikey_authn(w, ex);
+
+		if (kr != STAGE_CONTINUE || ex->apikey == APIKEY_OK)
+			return kr;
+	}
 	if (!j)
 		return STAGE_CONTINUE;
 	if (!bearer_token(ex, buf, &off, &len))
@@ -112,7 +120,8 @@ enum stage_result stage_authz(struct worker *w, struct exchange *ex)
 {
 	const struct gw_route_conf *r;
 
-	if (!route_jwt(w, ex))
+	/* A key's scopes were checked in authn (worker/apikey.c). */
+	if (!route_jwt(w, ex) || ex->apikey == APIKEY_OK)
 		return STAGE_CONTINUE;
 	r = &w->cfg->routes[ex->route];
 	if (!jwt_scopes_ok(ex->claims, r->scopes))
@@ -127,7 +136,14 @@ enum stage_result stage_authz(struct worker *w, struct exchange *ex)
 int auth_headers(const struct worker *w, const struct exchange *ex, struct buf *out, size_t cap)
 {
 	const struct gw_route_conf *r;
+	int err = apikey_challenge(w, ex, out, cap);
 
+	if (err || !route_jwt(w, ex))
+		return err;
+	/* A refused key decided alone: offer the token scheme, no error. */
+	if (apikey_refused(ex))
+		return ex->status == 401 ? buf_printf(out, cap, "WWW-Authenticate: Bearer realm=\""
+						      AUTH_REALM "\"\r\n") : 0;
 	switch ((enum auth_fail)ex->auth_fail) {
 	case AUTH_FAIL_NONE:
 		break;

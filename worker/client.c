@@ -26,6 +26,7 @@
 #include "worker/connlimit.h"
 #include "worker/deadline.h"
 #include "worker/pipeline.h"
+#include "worker/tlsconn.h"
 #include "worker/upstream.h"
 
 #define LINGER_MS 5000u
@@ -56,7 +57,15 @@ static struct exchange *slot_exchange(struct worker *w, struct conn *c)
 	return *slot;
 }
 
-void client_accept(struct worker *w, int fd)
+/* Is listening socket <listener> of ours a [tls] listen? The master hands
+ * a worker every listen address of each slot it serves, in the config's
+ * order (master_slot_fds()). */
+static bool listener_tls(const struct worker *w, uint32_t listener)
+{
+	return w->cfg->listens[listener % w->cfg->n_listens].tls;
+}
+
+void client_accept(struct worker *w, int fd, uint32_t listener)
 {
 	struct conn *c = conn_alloc(w, CONN_CLIENT, fd);
 	struct exchange *ex;
@@ -67,7 +76,7 @@ void client_accept(struct worker *w, int fd)
 		return;
 	}
 	ex = slot_exchange(w, c);
-	if (!ex) {
+	if (!ex || (listener_tls(w, listener) && tlsconn_accept(c, w->cfg->tls.server) < 0)) {
 		log_error("out of memory for a client connection");
 		conn_close(w, c);	/* nothing in flight: released at once */
 		return;

@@ -8,8 +8,8 @@
 #include "worker/conn.h"
 #include "worker/core.h"
 
-/* A new connection from a listener's multishot accept. */
-void client_accept(struct worker *w, int fd);
+/* A new connection accepted on w->listen_fds[listener]. */
+void client_accept(struct worker *w, int fd, uint32_t listener);
 
 /* Events from conn.c. */
 void client_on_data(struct worker *w, struct conn *c);

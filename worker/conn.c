@@ -7,6 +7,7 @@
 #include "lib/log.h"
 #include "worker/client.h"
 #include "worker/deadline.h"
+#include "worker/tlsconn.h"
 #include "worker/upstream.h"
 
 struct conn *conn_alloc(struct worker *w, enum conn_kind kind, int fd)
@@ -20,6 +21,8 @@ struct conn *conn_alloc(struct worker *w, enum conn_kind kind, int fd)
 	c->inflight = 0;
 	c->recv_armed = c->recv_paused = c->send_busy = false;
 	c->closing = c->shut_wr = c->peer_eof = false;
+	c->tls_fin = c->tls_dead = false;
+	c->tls = NULL;
 	buf_reset(&c->in);
 	c->fill = 0;
 	memset(&c->timer, 0, sizeof(c->timer));
@@ -57,6 +60,7 @@ static void release_slot(struct worker *w, struct conn *c)
 	/* No send is in flight now: held receive buffers can go back. */
 	outq_drop(&c->out[0], &w->bufs);
 	outq_drop(&c->out[1], &w->bufs);
+	tlsconn_free(c);
 	c->fd = -1;
 	c->kind = CONN_FREE;
 	c->gen++;
@@ -141,9 +145,45 @@ static void submit_send(struct worker *w, struct conn *c)
 	deadline_send(w, c);
 }
 
+/* TLS: the plaintext queue stays out[fill]; what is sent is its
+ * ciphertext, sealed into out[fill ^ 1] (tlsconn.h). A failed seal ends the
+ * connection once whatever alert it left is out. */
+static void flush_tls(struct worker *w, struct conn *c)
+{
+	int err = tlsconn_seal(w, c);
+
+	if (err) {
+		c->tls_dead = true;
+		if (err == -ENOBUFS)
+			log_warn("connection %u: TLS output over %u bytes, closing", c->index,
+				 CONN_OUT_CAP);
+	}
+	if (c->out[c->fill ^ 1].total > 0) {
+		submit_send(w, c);
+		return;
+	}
+	if (c->tls_dead) {
+		/* Nothing left to say: end both directions, and the recv's
+		 * completion closes the connection through the usual path. */
+		shutdown(c->fd, SHUT_RDWR);
+		return;
+	}
+	if (c->tls_fin) {
+		/* The close_notify is out: now the FIN (see conn_shutdown_write). */
+		c->tls_fin = false;
+		shutdown(c->fd, SHUT_WR);
+	}
+}
+
 void conn_flush(struct worker *w, struct conn *c)
 {
-	if (c->send_busy || c->closing || c->out[c->fill].total == 0)
+	if (c->send_busy || c->closing)
+		return;
+	if (c->tls) {
+		flush_tls(w, c);
+		return;
+	}
+	if (c->out[c->fill].total == 0)
 		return;
 	/* The filling queue goes out; the spent one takes new bytes. Nothing
 	 * is copied. */
@@ -159,8 +199,17 @@ void conn_shutdown_write(struct worker *w, struct conn *c)
 	 * to an io-wq thread (a wakeup and a context switch per connection),
 	 * while shutdown(2) of a TCP write side only queues a FIN and never
 	 * blocks. ENOTCONN (the peer reset first) changes nothing for us. */
-	shutdown(c->fd, SHUT_WR);
 	c->shut_wr = true;
+	if (c->tls && !c->tls_dead) {
+		/* close_notify first (RFC 8446 §6.1), then the FIN once it is
+		 * sent: a client must be able to tell our close from a
+		 * truncation attack. */
+		tlsconn_close_notify(c);
+		c->tls_fin = true;
+		conn_flush(w, c);
+		return;
+	}
+	shutdown(c->fd, SHUT_WR);
 }
 
 void conn_close(struct worker *w, struct conn *c)
@@ -217,6 +266,13 @@ static ssize_t take_bytes(struct worker *w, struct conn *c, unsigned bid, size_t
 {
 	const char *data = bufring_data(&w->bufs, bid);
 	bool held = false;
+
+	if (c->tls) {
+		ssize_t fresh = tlsconn_input(c, data, len);
+
+		conn_recycle_buffer(w, bid);
+		return fresh;
+	}
 	size_t used = buf_avail(&c->in) == 0 ? offer(w, c, bid, data, len, &held) : 0;
 	int err = 0;
 
@@ -227,6 +283,36 @@ static ssize_t take_bytes(struct worker *w, struct conn *c, unsigned bid, size_t
 	if (!held)
 		conn_recycle_buffer(w, bid);
 	return err ? err : (ssize_t)(len - used);
+}
+
+/* After ciphertext was taken: send what the handshake produced, deliver
+ * the plaintext, and end the connection on the peer's close_notify or a
+ * failure. True when the recv's completion needs nothing more. */
+static bool on_tls_input(struct worker *w, struct conn *c, ssize_t fresh)
+{
+	if (fresh == -EPROTO) {
+		/* Send the alert, then close (conn_on_send). */
+		c->tls_dead = true;
+		conn_pause_recv(w, c);
+		conn_flush(w, c);
+		if (!c->send_busy)
+			deliver_eof(w, c, -EPROTO);
+		return true;
+	}
+	if (fresh < 0)
+		return false;
+	if (!c->send_busy)
+		conn_flush(w, c);	/* handshake bytes, session tickets */
+	if (fresh > 0)
+		deliver_data(w, c);
+	if (!c->closing && tlsconn_peer_closed(c)) {
+		c->peer_eof = true;
+		deliver_eof(w, c, 0);
+		return true;
+	}
+	if (!c->closing && !c->recv_armed)
+		conn_arm_recv(w, c);
+	return true;
 }
 
 void conn_on_recv(struct worker *w, struct conn *c, const struct io_uring_cqe *cqe)
@@ -247,6 +333,8 @@ void conn_on_recv(struct worker *w, struct conn *c, const struct io_uring_cqe *c
 		maybe_release(w, c);
 		return;
 	}
+	if (c->tls && res > 0 && on_tls_input(w, c, fresh))
+		return;
 	if (fresh < 0) {
 		log_warn("connection %u: more than %u bytes unread, closing", c->index, CONN_IN_CAP);
 		deliver_eof(w, c, (int)fresh);
@@ -281,10 +369,14 @@ void conn_on_send(struct worker *w, struct conn *c, int res)
 		deliver_eof(w, c, res);
 		return;
 	}
-	if (outq_advance(&c->out[c->fill ^ 1], (size_t)res, &w->bufs) > 0)
+	if (outq_advance(&c->out[c->fill ^ 1], (size_t)res, &w->bufs) > 0) {
 		submit_send(w, c);	/* a partial send: the rest of the same queue */
-	else
+	} else if (c->tls_dead) {
+		deliver_eof(w, c, -EPROTO);	/* the TLS alert is out */
+		return;
+	} else {
 		conn_flush(w, c);
+	}
 	deadline_send(w, c);
 	if (c->kind == CONN_CLIENT)
 		client_on_sent(w, c);

@@ -26,6 +26,7 @@
 
 struct exchange;
 struct route_matcher;
+struct tlsio;
 struct balancer;
 
 enum op {
@@ -101,6 +102,9 @@ struct conn {
 	bool closing;		/* conn_close() called: no new I/O */
 	bool shut_wr;		/* write side shut down after the last send */
 	bool peer_eof;		/* the peer closed its write side */
+	bool tls_fin;		/* close_notify queued: shutdown(2) once it is sent */
+	bool tls_dead;		/* TLS failed: close once the alert is out */
+	struct tlsio *tls;	/* NULL on a plain connection (worker/tlsconn.h) */
 	struct buf in;		/* received, not yet consumed */
 	struct outq out[2];	/* out[fill] takes new bytes; the other may be in flight */
 	uint8_t fill;
@@ -121,6 +125,8 @@ struct conn {
 struct pool {
 	uint32_t head;		/* most recently parked, UINT32_MAX when empty */
 	uint32_t count;
+	struct ssl_session_st *tls_session;	/* tls = yes: the instance's last session,
+						 * resumed by new connections */
 };
 
 /* An instance as a worker uses it, copied from a registry snapshot: an
@@ -168,6 +174,7 @@ struct worker {
 
 	const int *listen_fds;
 	size_t n_listen_fds;
+	uint16_t tls_port;	/* our first TLS listener's port (redirect_http) */
 	bool *accept_armed;	/* per listener */
 
 	struct timer_wheel timers;

@@ -165,7 +165,7 @@ static void drain_accept_queue(struct worker *w, uint32_t listener)
 	int fd;
 
 	while ((fd = accept4(w->listen_fds[listener], NULL, NULL, SOCK_CLOEXEC)) >= 0)
-		client_accept(w, fd);
+		client_accept(w, fd, listener);
 }
 
 static void on_accept(struct worker *w, uint32_t listener, const struct io_uring_cqe *cqe)
@@ -180,9 +180,9 @@ static void on_accept(struct worker *w, uint32_t listener, const struct io_uring
 	/* A connection accepted before the cancel took effect is served
 	 * (its response closes it): the client knows nothing of the drain. */
 	if (cqe->res >= 0)
-		client_accept(w, cqe->res); else if (cqe->res != -ECANCELED && cqe->res != -EAGAIN) {
+		client_accept(w, cqe->res, listener);
+	else if (cqe->res != -ECANCELED && cqe->res != -EAGAIN)
 		log_warn("accept: %s", strerror(-cqe->res));
-	}
 }
 
 static void on_conn_cqe(struct worker *w, enum op op, const struct io_uring_cqe *cqe)

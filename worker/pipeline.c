@@ -2,6 +2,9 @@
  * what the gateway does with a request:
  *
  *   parse      strict HTTP/1.1 head, size limits, request id
+ *   tls        plain listeners with redirect_http: 308 to https; TLS
+ *              listeners asking for client certificates: a missing
+ *              (required) or unverifiable one is refused (400 or 403)
  *   acl        the client's address (the peer, or what X-Forwarded-For
  *              names when the peer is a trusted proxy), then the [access]
  *              allow/deny list, longest prefix wins (403 when denied)
@@ -11,15 +14,18 @@
  *   authn      routes with auth = jwt:NAME: the Authorization: Bearer
  *              token verified against the [jwt] section's keys (401 with
  *              WWW-Authenticate; the claims are kept until the exchange
- *              ends)
+ *              ends); routes with auth = apikey: the key header looked up
+ *              in the shared key table (401, or 403 for a key's scopes)
  *   authz      the route's scopes and claims all granted by the token
  *              (403 insufficient_scope)
  *   ratelimit  every rate_limit rule of the route admits, in the GCRA table
  *              all workers share (429 with Retry-After and RateLimit headers)
  *   transform  upstream request head: target rewrite, hop-by-hop removal,
- *              X-Forwarded-*, X-Request-Id, forward_claims headers
- *              (replacing the client's copies) (it does not depend on the
- *              instance, so a retry reuses it)
+ *              X-Forwarded-*, X-Request-Id, forward_claims headers,
+ *              X-Consumer and the client certificate's subject
+ *              (replacing the client's copies; the API-key header is not
+ *              forwarded) (it does not depend on the instance, so a retry
+ *              reuses it)
  *   pick       an instance of the route's service that is up, not draining,
  *              not tried yet, and whose breaker admits, by the service's
  *              balancer (503 at once when there is none)
@@ -49,6 +55,7 @@ struct stage {
  * response jumps to ST_LOG, whatever is inserted before them. */
 enum stage_index {
 	ST_PARSE = 0,
+	ST_TLS,
 	ST_ACL,
 	ST_ROUTE,
 	ST_ROUTE_ACL,
@@ -65,6 +72,7 @@ enum stage_index {
 
 static const struct stage stages[N_STAGES] = {
 	[ST_PARSE] = { "parse", stage_parse },
+	[ST_TLS] = { "tls", stage_tls },
 	[ST_ACL] = { "acl", stage_acl },
 	[ST_ROUTE] = { "route", stage_route },
 	[ST_ROUTE_ACL] = { "route_acl", stage_route_acl },
@@ -188,6 +196,8 @@ void pipeline_reset(struct worker *w, struct exchange *ex)
 	ex->wait.fire = NULL;
 	ex->rl.set = false;
 	ex->auth_fail = AUTH_FAIL_NONE;
+	ex->apikey = 0;
+	ex->consumer[0] = '\0';
 	ex->req_started = false;
 	ex->body_t0_ms = 0;
 	ex->head_parsed = false;

@@ -85,6 +85,10 @@ struct exchange {
 	struct json_t *claims;		/* owned reference; NULL = none */
 	uint8_t auth_fail;		/* enum auth_fail (worker/stages.h) */
 	uint8_t jwt_err;		/* enum jwt_err, with AUTH_FAIL_INVALID */
+	/* API keys (worker/apikey.c): what the key came to, and the consumer
+	 * of the key that authenticated the request ("" = none). */
+	uint8_t apikey;			/* enum apikey_outcome (worker/apikey.h) */
+	char consumer[APIKEYS_CONSUMER_MAX + 1];
 
 	/* The upstream request head, kept to replay it once on a fresh
 	 * connection when a pooled one turns out to be closed. */

@@ -1,5 +1,6 @@
 #include "worker/pool.h"
 
+#include "tls/client.h"
 #include "worker/conn.h"
 
 static struct pool *pool_of(struct worker *w, const struct conn *up)
@@ -11,6 +12,7 @@ void pool_init(struct pool *p)
 {
 	p->head = POOL_NONE;
 	p->count = 0;
+	p->tls_session = NULL;
 }
 
 void pool_park(struct worker *w, struct conn *up)
@@ -62,6 +64,7 @@ void pool_close_slot(struct worker *w, uint32_t slot)
 
 	while ((up = pool_take(w, slot)))
 		conn_close(w, up);
+	tls_client_forget(&w->pools[slot].tls_session);
 }
 
 void pool_close_all(struct worker *w)

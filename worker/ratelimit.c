@@ -51,6 +51,11 @@ static size_t client_key(const struct exchange *ex, const struct gw_rate_limit_c
 		*out = v;
 		return strlen(v);
 	}
+	case GW_RL_BY_CONSUMER:
+		/* The key's consumer (worker/apikey.c); "" when a token, not a
+		 * key, authenticated the request: one shared key then. */
+		*out = ex->consumer;
+		return strlen(ex->consumer);
 	case GW_RL_BY_ROUTE:
 		break;
 	}

@@ -88,6 +88,7 @@ void respond_error(struct worker *w, struct exchange *ex)
 
 	err = err ?: ratelimit_headers(w, ex, out, CONN_OUT_CAP);
 	err = err ?: auth_headers(w, ex, out, CONN_OUT_CAP);
+	err = err ?: tls_response_headers(w, ex, out, CONN_OUT_CAP);
 	err = err ?: buf_append(out, "\r\n", 2, CONN_OUT_CAP);
 	if (!err && ex->method != HTTP_M_HEAD)
 		err = buf_append(out, body, (size_t)body_len, CONN_OUT_CAP);

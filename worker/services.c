@@ -14,6 +14,7 @@
 
 #include "lib/log.h"
 #include "shm/policy.h"
+#include "tls/client.h"
 #include "worker/balance.h"
 #include "worker/pool.h"
 
@@ -120,7 +121,8 @@ static int service_build(struct worker *w, size_t s, const struct reg_view *v)
 	return 0;
 }
 
-/* Close pooled connections to slots no service has any more. */
+/* Close pooled connections to slots no service has any more, and forget
+ * their TLS sessions. */
 static void close_gone_pools(struct worker *w)
 {
 	bool *present = w->usable;	/* scratch; the pick stage refills it */
@@ -131,7 +133,7 @@ static void close_gone_pools(struct worker *w)
 			present[w->services[s].inst[i].slot] = true;
 	}
 	for (uint32_t slot = 0; slot < SHM_MAX_INSTANCES; slot++) {
-		if (!present[slot] && pool_idle(w, slot))
+		if (!present[slot])
 			pool_close_slot(w, slot);
 	}
 }
@@ -183,6 +185,8 @@ void services_free(struct worker *w)
 {
 	for (size_t s = 0; w->services && s < w->cfg->n_services; s++)
 		service_clear(&w->services[s]);
+	for (uint32_t slot = 0; w->pools && slot < SHM_MAX_INSTANCES; slot++)
+		tls_client_forget(&w->pools[slot].tls_session);
 	free(w->services);
 	free(w->pools);
 	free(w->usable);

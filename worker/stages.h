@@ -21,6 +21,24 @@ enum stage_result stage_route_acl(struct worker *w, struct exchange *ex);
  * 0 or -ENOMEM. */
 int access_setup(struct worker *w);
 void access_free(struct worker *w);
+/* worker/tlsedge.c: redirect plain requests to https (redirect_http);
+ * check the client certificate on TLS listeners (client_cert). */
+enum stage_result stage_tls(struct worker *w, struct exchange *ex);
+/* worker/tlsedge.c: learn the TLS port redirects name, at worker start. */
+void tls_edge_setup(struct worker *w);
+/* worker/tlsedge.c: Location of a redirect, Strict-Transport-Security on
+ * TLS connections; 0 or -ENOSPC. */
+int tls_response_headers(const struct worker *w, const struct exchange *ex, struct buf *out,
+			 size_t cap);
+/* worker/tlsedge.c: an upstream response field our own replaces (its
+ * Strict-Transport-Security when hsts is set). */
+bool tls_replaced_response_field(const struct worker *w, const struct exchange *ex,
+				 const char *buf, struct http_span name);
+/* worker/tlsedge.c: the client-sent copy of client_subject_header is
+ * dropped; the verified subject is written instead. 0 or -ENOSPC. */
+bool tls_forwarded_field(const struct worker *w, const char *buf, struct http_span name);
+int tls_put_subject(const struct worker *w, const struct exchange *ex, struct buf *out,
+		    size_t limit);
 /* worker/decide.c: match a route; pick an instance. */
 enum stage_result stage_route(struct worker *w, struct exchange *ex);
 enum stage_result stage_pick(struct worker *w, struct exchange *ex);

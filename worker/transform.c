@@ -3,6 +3,7 @@
 
 #include <string.h>
 
+#include "worker/apikey.h"
 #include "worker/conn.h"
 #include "worker/route.h"
 #include "worker/stages.h"
@@ -59,6 +60,8 @@ static int put_request_fields(struct worker *w, struct exchange *ex, const char 
 		const struct http_field *f = &h->fields[i];
 		if (skip_field(buf, h, f->name) || http_span_ieq(buf, f->name, "expect") ||
 		    auth_forwarded_field(w, ex, buf, f->name) ||
+		    tls_forwarded_field(w, buf, f->name) ||
+		    apikey_dropped_field(w, buf, f->name) ||
 		    http_span_ieq(buf, f->name, "x-forwarded-for") ||
 		    http_span_ieq(buf, f->name, "x-forwarded-proto") ||
 		    http_span_ieq(buf, f->name, "x-forwarded-host"))
@@ -92,7 +95,8 @@ static int put_forwarded(struct worker *w, struct exchange *ex, const char *buf,
 {
 	int err = put_xff(ex, buf, out, limit);
 
-	err = err ?: buf_append(out, "X-Forwarded-Proto: http\r\n", 25, limit);
+	err = err ?: (ex->client->tls ? buf_append(out, "X-Forwarded-Proto: https\r\n", 26, limit)
+				       : buf_append(out, "X-Forwarded-Proto: http\r\n", 25, limit));
 	if (ex->req.host.len)
 		err = err ?: buf_printf(out, limit, "X-Forwarded-Host: %.*s\r\n",
 					(int)ex->req.host.len, buf + ex->req.host.off);
@@ -119,6 +123,8 @@ enum stage_result stage_transform(struct worker *w, struct exchange *ex)
 	err = err ?: buf_append(out, " HTTP/1.1\r\n", 11, limit);
 	err = err ?: put_request_fields(w, ex, buf, out, limit);
 	err = err ?: auth_put_claims(w, ex, out, limit);
+	err = err ?: tls_put_subject(w, ex, out, limit);
+	err = err ?: apikey_put_consumer(ex, out, limit);
 	err = err ?: put_forwarded(w, ex, buf, out, limit);
 	err = err ?: put_framing(out, limit, ex->req_body.mode,
 				 ex->req_body.mode == HTTP_BODY_LENGTH ? ex->req.h.content_length : -1);
@@ -148,7 +154,8 @@ int transform_response_head(struct worker *w, const struct exchange *ex, const c
 			 buf + r->reason.off);
 	for (unsigned i = 0; i < h->n_fields && !err; i++) {
 		const struct http_field *f = &h->fields[i];
-		if (skip_field(buf, h, f->name) || http_span_ieq(buf, f->name, "server"))
+		if (skip_field(buf, h, f->name) || http_span_ieq(buf, f->name, "server") ||
+		    tls_replaced_response_field(w, ex, buf, f->name))
 			continue;
 		err = put_field(out, limit, buf, f);
 	}
@@ -163,6 +170,7 @@ int transform_response_head(struct worker *w, const struct exchange *ex, const c
 	else if (ex->client_minor == 0)
 		err = err ?: buf_append(out, "Connection: keep-alive\r\n", 24, limit);
 	err = err ?: ratelimit_headers(w, ex, out, limit);
+	err = err ?: tls_response_headers(w, ex, out, limit);
 	err = err ?: buf_printf(out, limit, "X-Request-Id: %s\r\n\r\n", ex->request_id);
 	return err;
 }

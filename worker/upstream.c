@@ -16,6 +16,7 @@
  * (worker/retry.c), which closes this upstream and picks again. */
 #include "worker/upstream.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -31,6 +32,7 @@
 #include "worker/pool.h"
 #include "worker/retry.h"
 #include "worker/stages.h"
+#include "worker/tlsconn.h"
 #include "worker/transform.h"
 
 /* Upstream response heads may be larger than what we accept from clients. */
@@ -82,6 +84,23 @@ void upstream_abort(struct worker *w, struct exchange *ex)
 	conn_close(w, up);
 }
 
+/* A service with tls = yes: the connection is a TLS client of it, its
+ * certificate checked against tls_sni or else the instance's address, and
+ * it resumes the instance's last session (kept with its pool). */
+static int start_tls(struct worker *w, const struct exchange *ex, struct conn *up)
+{
+	const struct gw_upstream_tls_conf *t = &service_of(w, ex)->tls;
+	char ip[INET6_ADDRSTRLEN] = "";
+	const void *a = &((const struct sockaddr_in *)&ex->inst.addr)->sin_addr;
+
+	if (!t->on)
+		return 0;
+	if (ex->inst.addr.ss_family == AF_INET6)
+		a = &((const struct sockaddr_in6 *)&ex->inst.addr)->sin6_addr;
+	inet_ntop(ex->inst.addr.ss_family, a, ip, sizeof(ip));
+	return tlsconn_connect(up, t->client, t->sni, ip, &w->pools[ex->inst.slot].tls_session);
+}
+
 static int connect_new(struct worker *w, struct exchange *ex, struct conn **out)
 {
 	const struct winst *inst = &ex->inst;
@@ -95,6 +114,10 @@ static int connect_new(struct worker *w, struct exchange *ex, struct conn **out)
 	if (!up) {
 		close(fd);
 		return -EMFILE;
+	}
+	if (start_tls(w, ex, up) < 0) {
+		conn_close(w, up);	/* nothing in flight: released at once */
+		return -ENOMEM;
 	}
 	struct io_uring_sqe *sqe = wk_sqe(w);
 	io_uring_prep_connect(sqe, fd, (const struct sockaddr *)&inst->addr, inst->addr_len);
@@ -522,7 +545,9 @@ void upstream_on_eof(struct worker *w, struct conn *up, int err)
 		pipeline_resume(w, ex);
 		return;
 	}
-	if (can_replay(ex, up)) {
+	if (err == -EPROTO && up->tls) {
+		log_warn("upstream %s: TLS: %s", ex->inst.text, tlsconn_error(up));
+	} else if (can_replay(ex, up)) {
 		upstream_abort(w, ex);
 		ex->up_retried = true;
 		if (attach(w, ex) == 0)

@@ -13,6 +13,7 @@
 
 #include "lib/clock.h"
 #include "lib/log.h"
+#include "tls/ctx.h"
 #include "lib/uring_compat.h"
 #include "worker/balance.h"
 #include "worker/conn.h"
@@ -155,6 +156,11 @@ static int setup_routing(struct worker *w)
 		goto err_free;
 	}
 	w->stats = wtab_entry(&w->shm.workers, w->id);
+	/* Our copy of the TLS contexts (inherited) issues tickets under the
+	 * keys every worker shares. */
+	if (w->cfg->tls.server)
+		tls_server_use_tickets(w->cfg->tls.server, &w->shm.tickets);
+	tls_edge_setup(w);
 	err = services_init(w);
 	err = err ?: ratelimit_setup(w);
 	err = err ?: access_setup(w);

@@ -72,6 +72,13 @@ static void test_lines(void)
 		   "limits", "show", "api", "203.0.113.9");
 	CHECK_LINE("[\"limits\",\"reset\",\"api\",\"k\"]\n", "limits", "reset", "api", "k");
 	CHECK_LINE("[\"limits\",\"reset\",\"--all\"]\n", "limits", "reset", "--all");
+	CHECK_LINE("[\"keys\",\"list\"]\n", "keys", "list");
+	CHECK_LINE("[\"keys\",\"add\",\"alice\"]\n", "keys", "add", "alice");
+	CHECK_LINE("[\"keys\",\"add\",\"alice\",\"a b\"]\n", "keys", "add", "alice", "--scopes",
+		   "a b");
+	CHECK_LINE("[\"keys\",\"add\",\"alice\",\"a b\"]\n", "keys", "add", "--scopes=a b",
+		   "alice");
+	CHECK_LINE("[\"keys\",\"revoke\",\"3\"]\n", "keys", "revoke", "3");
 	/* A key that starts with '-' after "--"; quotes and UTF-8 are escaped
 	 * or kept as JSON wants. */
 	CHECK_LINE("[\"limits\",\"show\",\"api\",\"-k\"]\n", "limits", "show", "--", "api", "-k");
@@ -211,6 +218,13 @@ static void test_usage_errors(void)
 	CHECK_USAGE("unknown option '--al'", "limits", "reset", "--al");
 	CHECK_USAGE("unexpected argument 'x'", "limits", "reset", "--all", "k", "x");
 	CHECK_USAGE("missing FILE", "config", "check");
+	CHECK_USAGE("missing CONSUMER", "keys", "add");
+	CHECK_USAGE("missing CONSUMER", "keys", "add", "--scopes", "a");
+	CHECK_USAGE("--scopes needs a value", "keys", "add", "alice", "--scopes");
+	CHECK_USAGE("--scopes given twice", "keys", "add", "alice", "--scopes=a", "--scopes=b");
+	CHECK_USAGE("unknown option '--scope'", "keys", "add", "alice", "--scope", "a");
+	CHECK_USAGE("unexpected argument 'bob'", "keys", "add", "alice", "bob");
+	CHECK_USAGE("missing ID", "keys", "revoke");
 	CHECK_USAGE("'\xff' is not valid UTF-8", "limits", "show", "api", "\xff");
 }
 

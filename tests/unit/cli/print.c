@@ -198,6 +198,30 @@ static void test_breakers_limits(void)
 		  "route r, key k\nno rate limits on this route\n", "");
 }
 
+static void test_keys(void)
+{
+	/* The key alone on stdout; the note on stderr. */
+	CHECK_RUN(print_keys_add,
+		  "{\"ok\":true,\"id\":3,\"consumer\":\"alice\",\"scopes\":[\"a\",\"b\"],"
+		  "\"key\":\"gwk_abc\"}",
+		  "gwk_abc\n",
+		  "added key 3 for consumer alice (scopes: a b); this is the only time the key is "
+		  "shown: store it now\n");
+	CHECK_RUN(print_keys_list,
+		  "{\"ok\":true,\"file\":\"/k.db\",\"live\":1,\"keys\":["
+		  "{\"id\":1,\"consumer\":\"alice\",\"scopes\":[\"a\",\"b\"],"
+		  "\"created\":1700000000,\"state\":\"live\"},"
+		  "{\"id\":12,\"consumer\":\"bob\",\"scopes\":[],\"created\":1700000061,"
+		  "\"state\":\"revoked\"}]}",
+		  "ID  CONSUMER  STATE    CREATED               SCOPES\n"
+		  " 1  alice     live     2023-11-14 22:13:20Z  a b\n"
+		  "12  bob       revoked  2023-11-14 22:14:21Z  -\n",
+		  "");
+	CHECK_RUN(print_keys_list, "{\"ok\":true,\"keys\":[]}", "no keys\n", "");
+	CHECK_RUN(print_keys_revoke, "{\"ok\":true,\"id\":3,\"consumer\":\"alice\"}",
+		  "revoked key 3 of consumer alice\n", "");
+}
+
 static void test_small_answers(void)
 {
 	CHECK_RUN(print_reload,
@@ -282,6 +306,7 @@ int main(void)
 	test_workers();
 	test_services();
 	test_breakers_limits();
+	test_keys();
 	test_small_answers();
 	test_missing_fields();
 	test_failure();

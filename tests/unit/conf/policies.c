@@ -689,8 +689,8 @@ static const struct {
 	  "x.ini:8: 'rate_limit' burst=51 at 1 per 86400000ms takes over 50 days to refill (want "
 	  "burst * period / count <= 4398046511104us)\n" },
 	{ GW SVC RT "rate_limit = 10/min by=user\n",
-	  "x.ini:8: bad value 'user' for by= in 'rate_limit' (want ip, route, header:NAME or "
-	  "jwt:CLAIM)\n" },
+	  "x.ini:8: bad value 'user' for by= in 'rate_limit' (want ip, route, consumer, "
+	  "header:NAME or jwt:CLAIM)\n" },
 	{ GW SVC RT "rate_limit = 10/min by=jwt:\n",
 	  "x.ini:8: bad claim name '' for by= in 'rate_limit'\n" },
 	{ GW SVC RT "rate_limit = 10/min by=jwt:sub\n",

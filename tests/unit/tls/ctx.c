@@ -140,13 +140,14 @@ static struct hs handshake(struct tls_server *s, const char *sni, int max_versio
 static struct tls_server *server(const char *const *names, size_t n)
 {
 	struct tls_cert_conf certs[4];
-	struct tls_server_conf conf = { certs, n, TLS1_2_VERSION };
+	struct tls_server_conf conf = { .certs = certs, .n_certs = n, .min_version = TLS1_2_VERSION };
 	struct tls_server *s;
 	char err[256];
+	size_t failed;
 
 	for (size_t i = 0; i < n; i++)
 		certs[i] = (struct tls_cert_conf){ path_of(names[i], "pem"), path_of(names[i], "key") };
-	if (tls_server_new(&conf, &s, err, sizeof(err)) != 0) {
+	if (tls_server_new(&conf, &s, &failed, err, sizeof(err)) != 0) {
 		fprintf(stderr, "tls_server_new: %s\n", err);
 		exit(T_EXIT_FAIL);
 	}
@@ -208,11 +209,12 @@ static void test_versions_and_alpn(void)
 static void expect_error(const char *cert, const char *key, const char *want)
 {
 	struct tls_cert_conf c = { cert, key };
-	struct tls_server_conf conf = { &c, 1, TLS1_2_VERSION };
+	struct tls_server_conf conf = { .certs = &c, .n_certs = 1, .min_version = TLS1_2_VERSION };
 	struct tls_server *s = (struct tls_server *)1;
 	char err[512] = "";
+	size_t failed;
 
-	CHECK_INT(tls_server_new(&conf, &s, err, sizeof(err)), -EINVAL);
+	CHECK_INT(tls_server_new(&conf, &s, &failed, err, sizeof(err)), -EINVAL);
 	CHECK(s == NULL);
 	if (!strstr(err, want)) {
 		fprintf(stderr, "error \"%s\" lacks \"%s\"\n", err, want);

@@ -65,11 +65,12 @@ struct pair {
 static void pair_open(struct pair *p)
 {
 	struct tls_cert_conf cert = { cert_path, key_path };
-	struct tls_server_conf conf = { &cert, 1, TLS1_2_VERSION };
+	struct tls_server_conf conf = { .certs = &cert, .n_certs = 1, .min_version = TLS1_2_VERSION };
 	char err[256];
+	size_t failed;
 	SSL *s, *c;
 
-	if (tls_server_new(&conf, &p->srv_ctx, err, sizeof(err)) != 0) {
+	if (tls_server_new(&conf, &p->srv_ctx, &failed, err, sizeof(err)) != 0) {
 		fprintf(stderr, "%s\n", err);
 		exit(T_EXIT_FAIL);
 	}
