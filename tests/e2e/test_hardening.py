@@ -3,25 +3,29 @@ max_request_line -> 414), slow clients (slowloris against header_timeout,
 a stalled and a dribbling body against client_body_timeout and
 client_body_min_rate -> 408, a client that stops reading against
 send_timeout -> closed), max_conns_per_ip across two workers (refused at
-accept, per address, released on close and after a worker dies), and error
-bodies that reveal nothing internal.
+accept, per address, released on close and after a worker dies), the same
+on a [tls] listener (a stalled handshake, plain and TLS counted together),
+and error bodies that reveal nothing internal.
 
 Timeouts are short (hundreds of ms) so each case is reached quickly; every
 wait is bounded and no assertion compares a duration: the slow clients are
 bounded in bytes, and the checks are on what the gateway answered."""
 
+import http.client
 import json
 import os
 import re
 import select
+import shutil
 import signal
 import socket
+import ssl
 import sys
-import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import gwtest  # noqa: E402
+import test_tls as tls  # noqa: E402	(its certificate helpers)
 
 ROUTES = """
 [service echo]
@@ -256,6 +260,56 @@ class ConnsPerIp(unittest.TestCase):
         # The master's repair gave the dead workers' five back.
         self.fill(5)
         self.assertTrue(conn_refused(self.v4))
+
+
+class TlsEdge(unittest.TestCase):
+    """The same defences on a [tls] listener: a client that never finishes
+    its handshake is cut off by header_timeout, and max_conns_per_ip counts
+    plain and TLS connections of an address together, refusing before any
+    handshake."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.addClassCleanup(shutil.rmtree, tls.CERTS, True)
+        tls.make_ca()
+        tls.make_leaf("a", "/CN=a.test", ["a.test", "localhost"])
+        cls.echo = gwtest.Echo()
+        cls.addClassCleanup(cls.echo.stop)
+        cls.gw = gwtest.Gateway(tls.conf(cls.echo.port, certs=("a",), gateway_extra={
+            "header_timeout": "1s", "max_conns_per_ip": "3"}))
+        cls.addClassCleanup(cls.gw.stop)
+        cls.plain, cls.tls = cls.gw.ports[0], cls.gw.ports[1]
+
+    def tls_conn(self):
+        """A TLS connection that got one 200 on keep-alive, or None."""
+        conn = tls._Https(self.tls, tls.context(), "localhost")
+        try:
+            conn.request("GET", "/api")
+            r = conn.getresponse()
+            r.read()
+            if r.status == 200:
+                self.addCleanup(conn.close)
+                return conn
+        except (OSError, ssl.SSLError, http.client.HTTPException):
+            pass
+        conn.close()
+        return None
+
+    def test_stalled_handshake_is_cut_off(self):
+        for hello in (b"", b"\x16\x03\x01\x00\xc8\x01"):	# nothing; half a ClientHello
+            with gwtest.RawConn(self.tls, timeout=10) as c:
+                if hello:
+                    c.send(hello)
+                self.assertTrue(c.closed_by_peer(timeout=10))
+
+    def test_conns_per_ip_across_plain_and_tls(self):
+        held = [self.tls_conn(), self.tls_conn(), conn_served(self.plain)]
+        self.assertTrue(all(held), held)
+        self.addCleanup(held[2].close)
+        self.assertIsNone(self.tls_conn())	# the 4th: closed before the handshake
+        self.assertTrue(conn_refused(self.plain))
+        held[0].close()
+        gwtest.wait_until(self.tls_conn, what="a freed slot for TLS")
 
 
 # Anything that would tell a client about the inside: addresses, ports,
