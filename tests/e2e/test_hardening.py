@@ -27,6 +27,10 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import gwtest  # noqa: E402
 import test_tls as tls  # noqa: E402	(its certificate helpers)
 
+
+def tearDownModule():
+    shutil.rmtree(tls.CERTS, ignore_errors=True)	# made when test_tls is imported
+
 ROUTES = """
 [service echo]
 instance = 127.0.0.1:$echo
@@ -270,7 +274,6 @@ class TlsEdge(unittest.TestCase):
 
     @classmethod
     def setUpClass(cls):
-        cls.addClassCleanup(shutil.rmtree, tls.CERTS, True)
         tls.make_ca()
         tls.make_leaf("a", "/CN=a.test", ["a.test", "localhost"])
         cls.echo = gwtest.Echo()
