@@ -350,6 +350,24 @@ struct gw_config {
 	bool admin_enabled;		/* false for admin_listen = off */
 	char *admin_token;		/* bearer token for registry writes; NULL = none
 					 * (registry writes are then refused) */
+	/* Hardening (conf/limits.c, docs/http.md "Limits"). */
+	unsigned max_headers;		/* header fields per request; default 100 (431) */
+	uint64_t max_request_line;	/* request-line bytes; default 8192 (414) */
+	uint64_t client_body_timeout_ms;	/* between two reads of a request body;
+						 * default 60000 */
+	uint64_t client_body_min_rate;	/* bytes/s a body upload must average after its
+					 * first client_body_timeout; default 1024, 0 = off */
+	uint64_t send_timeout_ms;	/* between two writes to a client that is not
+					 * reading; default 60000 */
+	unsigned max_conns_per_ip;	/* concurrent client connections per address,
+					 * all workers together; 0 = off (default) */
+	char *user;			/* workers drop to it when started as root; NULL = none */
+	char *group;			/* its group; NULL = the user's primary group */
+	int group_line;			/* where group was set; 0 = not set */
+	uint32_t user_uid;		/* resolved at load when user is set */
+	uint32_t user_gid;		/* group's, or the user's primary group */
+	uint32_t *user_groups;		/* the user's supplementary groups (getgrouplist) */
+	size_t n_user_groups;
 
 	/* [tls] (its listeners are in listens, flagged) */
 	struct gw_tls_conf tls;

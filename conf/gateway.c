@@ -33,6 +33,7 @@ int conf__gateway_defaults(struct gw_config *cfg)
 	cfg->max_body_bytes = 8 << 20;
 	cfg->shm_size = 64ull << 20;
 	cfg->admin_enabled = true;
+	conf__limits_defaults(cfg);
 	if (conf_parse_addr(GATEWAY_ADMIN_DEFAULT, false, &cfg->admin_addr) < 0)
 		return -EINVAL;
 	cfg->control_path = strdup(GATEWAY_CONTROL_DEFAULT);
@@ -235,6 +236,14 @@ static const struct conf_key gateway_keys[] = {
 	{ "control", gateway_control, false },
 	{ "admin_listen", gateway_admin_listen, false },
 	{ "admin_token", gateway_admin_token, false },
+	{ "max_headers", conf__gateway_max_headers, false },
+	{ "max_request_line", conf__gateway_max_request_line, false },
+	{ "client_body_timeout", conf__gateway_client_body_timeout, false },
+	{ "client_body_min_rate", conf__gateway_client_body_min_rate, false },
+	{ "send_timeout", conf__gateway_send_timeout, false },
+	{ "max_conns_per_ip", conf__gateway_max_conns_per_ip, false },
+	{ "user", conf__gateway_user, false },
+	{ "group", conf__gateway_group, false },
 };
 _Static_assert(CONF_ARRAY_SIZE(gateway_keys) <= CONF_MAX_KEYS, "conf_parser.seen too small");
 

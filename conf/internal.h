@@ -21,7 +21,7 @@
 #define CONF_MAX_LINE 16384
 
 /* Most keys one section type may have (size of conf_parser.seen). */
-#define CONF_MAX_KEYS 16
+#define CONF_MAX_KEYS 32
 
 struct conf_parser;
 
@@ -131,6 +131,19 @@ unsigned conf__addr_port(const struct gw_addr *a);
  * unless CONF_NO_RESOLVE) and report a failure at p->line; 0 or -errno. */
 int conf__addr(struct conf_parser *p, const char *key, const char *text,
 	       struct gw_addr *out);
+
+/* [gateway] hardening keys (conf/limits.c): limits, timeouts, user. */
+void conf__gateway_max_headers(struct conf_parser *p, const char *key, const char *value);
+void conf__gateway_max_request_line(struct conf_parser *p, const char *key, const char *value);
+void conf__gateway_client_body_timeout(struct conf_parser *p, const char *key,
+				       const char *value);
+void conf__gateway_client_body_min_rate(struct conf_parser *p, const char *key,
+					const char *value);
+void conf__gateway_send_timeout(struct conf_parser *p, const char *key, const char *value);
+void conf__gateway_max_conns_per_ip(struct conf_parser *p, const char *key, const char *value);
+void conf__gateway_user(struct conf_parser *p, const char *key, const char *value);
+void conf__gateway_group(struct conf_parser *p, const char *key, const char *value);
+void conf__limits_defaults(struct gw_config *cfg);
 
 /* Set the [gateway] defaults in a fresh config; 0 or -ENOMEM. */
 int conf__gateway_defaults(struct gw_config *cfg);

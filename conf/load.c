@@ -458,6 +458,9 @@ void conf_free(struct gw_config *cfg)
 	free(cfg->access_log);
 	free(cfg->control_path);
 	free(cfg->admin_token);
+	free(cfg->user);
+	free(cfg->group);
+	free(cfg->user_groups);
 	free(cfg->path);
 	free(cfg);
 }

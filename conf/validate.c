@@ -148,6 +148,8 @@ void conf__validate(struct conf_parser *p)
 		conf__error(p, where, "no listen address");
 	validate_admin(p);
 	conf__validate_tls(p);
+	if (cfg->group && !cfg->user)
+		conf__error(p, cfg->group_line, "'group' needs 'user' (the workers' user)");
 	validate_services(p);
 	conf__validate_jwt(p);
 	conf__validate_apikeys(p);

@@ -160,6 +160,9 @@ static enum step req_lead(struct http_parser *p, const uint8_t *s, uint32_t lim)
 	if (s[pos] == '\n')
 		return fail(p, 400, "bare LF");
 	p->mark = pos;
+	/* The request line and its CRLF must end by here (see req_limit()). */
+	p->line_lim = p->max_line && p->max_line <= UINT32_MAX - 2 - pos ?
+		      pos + p->max_line + 2 : UINT32_MAX;
 	p->state = S_METHOD;
 	return STEP_NEXT;
 }
@@ -375,7 +378,7 @@ static enum step field_start(struct http_parser *p, const uint8_t *s, uint32_t l
 		return STEP_AGAIN;
 	c = s[pos];
 	if (http__is(c, HTTP__C_TCHAR)) {
-		if (h->n_fields == HTTP_MAX_HEADERS)
+		if (h->n_fields >= p->max_fields)
 			return fail(p, 431, "too many header fields");
 		p->mark = pos;
 		p->pos = pos + 1;
@@ -499,6 +502,24 @@ void http_parser_init(struct http_parser *p, uint32_t max_head)
 {
 	memset(p, 0, sizeof(*p));
 	p->max_head = max_head;
+	p->max_fields = HTTP_MAX_HEADERS;
+	p->line_lim = UINT32_MAX;
+}
+
+void http_parser_limits(struct http_parser *p, unsigned max_fields, uint32_t max_line)
+{
+	p->max_fields = max_fields && max_fields < HTTP_MAX_HEADERS ? (uint16_t)max_fields :
+								      HTTP_MAX_HEADERS;
+	p->max_line = max_line;
+}
+
+/* Bytes a request state may look at: the head limit, and inside the
+ * request line also the line limit. */
+static uint32_t req_limit(const struct http_parser *p, uint32_t lim)
+{
+	if (p->state >= S_METHOD && p->state <= S_REQ_VERSION && p->line_lim < lim)
+		return p->line_lim;
+	return lim;
 }
 
 static enum step req_head_end(struct http_parser *p, const char *buf, struct http_request *req)
@@ -538,13 +559,13 @@ enum http_result http_parse_request(struct http_parser *p, const char *buf, size
 			st = req_lead(p, s, lim);
 			break;
 		case S_METHOD:
-			st = req_method(p, s, lim, req);
+			st = req_method(p, s, req_limit(p, lim), req);
 			break;
 		case S_TARGET:
-			st = req_target(p, s, lim, req);
+			st = req_target(p, s, req_limit(p, lim), req);
 			break;
 		case S_REQ_VERSION:
-			st = req_version(p, s, lim, req);
+			st = req_version(p, s, req_limit(p, lim), req);
 			break;
 		case S_HEAD_END:
 			st = req_head_end(p, buf, req);
@@ -557,6 +578,11 @@ enum http_result http_parse_request(struct http_parser *p, const char *buf, size
 			st = field_step(p, s, lim, &req->h);
 			break;
 		}
+	}
+	/* More bytes exist but the request line cannot end within its limit. */
+	if (st == STEP_AGAIN && req_limit(p, lim) < len && p->state < S_FIELD_START) {
+		fail(p, 414, "request line too long");
+		return HTTP_ERROR;
 	}
 	/* More bytes exist but the head cannot end within max_head. */
 	if (st == STEP_AGAIN && lim < len) {

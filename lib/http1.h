@@ -29,7 +29,9 @@
  *     http/https, or authority-form with CONNECT, or "*" with OPTIONS);
  *   - a version other than HTTP/1.0 or HTTP/1.1 (505 for HTTP/x.y with x >= 2);
  *   - a head longer than the limit: 431 for requests, error for responses;
- *   - more than HTTP_MAX_HEADERS fields: 431.
+ *   - a request line longer than its own limit (http_parser_limits()): 414;
+ *   - more than HTTP_MAX_HEADERS fields, or than the parser's lower field
+ *     limit: 431.
  */
 #ifndef GW_LIB_HTTP1_H
 #define GW_LIB_HTTP1_H
@@ -119,12 +121,21 @@ struct http_parser {
 	uint32_t mark;		/* start of the token being scanned */
 	uint32_t mark2;		/* second mark (e.g. value start) */
 	uint32_t max_head;	/* limit on head bytes */
+	uint32_t max_line;	/* limit on request-line bytes without CRLF; 0 = max_head */
+	uint32_t line_lim;	/* internal: end offset the request line must fit in */
+	uint16_t max_fields;	/* limit on header fields, <= HTTP_MAX_HEADERS */
 	uint16_t status;	/* on HTTP_ERROR: the status to answer with */
 	const char *error;	/* on HTTP_ERROR: a short static reason */
 };
 
 /* Prepare <p> to parse a new head of at most <max_head> bytes. */
 void http_parser_init(struct http_parser *p, uint32_t max_head);
+
+/* Tighten <p>'s limits after http_parser_init(): at most <max_fields>
+ * header fields (clamped to HTTP_MAX_HEADERS; more is 431) and a request
+ * line of at most <max_line> bytes, CRLF excluded (longer is 414; 0 leaves
+ * only max_head). Empty lines before the request line do not count. */
+void http_parser_limits(struct http_parser *p, unsigned max_fields, uint32_t max_line);
 
 /* Parse a request head from buf[0..len). Call again with a longer len after
  * HTTP_AGAIN. On HTTP_DONE, req->h.head_len is where the body begins. */

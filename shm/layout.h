@@ -18,8 +18,9 @@
 #include "shm/segment.h"
 
 #define SHM_MAGIC		0x4857534757ull		/* "GWSWH" */
-#define SHM_LAYOUT_VERSION	4u	/* 2: the tickets region; 3: apikeys; 4: the jwks
-					 * region and the JWT cache counters */
+#define SHM_LAYOUT_VERSION	5u	/* 2: the tickets region; 3: apikeys; 4: the jwks
+					 * region and the JWT cache counters; 5: connlimit,
+					 * two more worker counters */
 #define SHM_PAGE		4096u
 #define SHM_HASH_KEY_BYTES	16u	/* crypto_shorthash (SipHash-2-4) key */
 

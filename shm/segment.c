@@ -27,6 +27,7 @@
 #include "lib/clock.h"
 #include "lib/log.h"
 #include "shm/apikeys.h"
+#include "shm/connlimit.h"
 #include "shm/inst.h"
 #include "shm/jwks.h"
 #include "shm/layout.h"
@@ -48,6 +49,7 @@ static const char *const region_names[SHM_REGION_COUNT] = {
 	[SHM_REGION_TICKETS] = "tickets",
 	[SHM_REGION_APIKEYS] = "apikeys",
 	[SHM_REGION_JWKS] = "jwks",
+	[SHM_REGION_CONNLIMIT] = "connlimit",
 	[SHM_REGION_RATELIMIT] = "ratelimit",
 };
 
@@ -73,6 +75,7 @@ static int plan_regions(struct shm_header_sh *h, uint64_t size)
 		[SHM_REGION_TICKETS] = tickets_region_size(),
 		[SHM_REGION_APIKEYS] = apikeys_region_size(),
 		[SHM_REGION_JWKS] = jwksr_region_size(),
+		[SHM_REGION_CONNLIMIT] = cl_region_size(SHM_CONNLIMIT_BUCKETS, SHM_MAX_WORKERS),
 	};
 	uint32_t buckets;
 
@@ -110,6 +113,8 @@ static void format_regions(struct shm_segment *seg)
 	apikeys_format_master(mem);
 	mem = shm_region(seg, SHM_REGION_JWKS, &size);
 	jwksr_format_master(mem);
+	mem = shm_region(seg, SHM_REGION_CONNLIMIT, &size);
+	cl_format_master(mem, SHM_CONNLIMIT_BUCKETS, SHM_MAX_WORKERS);
 	mem = shm_region(seg, SHM_REGION_RATELIMIT, &size);
 	rl_format_master(mem, rl_buckets_fit(size));
 }

@@ -19,6 +19,7 @@ enum shm_region {
 	SHM_REGION_TICKETS,		/* TLS session-ticket keys */
 	SHM_REGION_APIKEYS,		/* API keys: hash-indexed live records */
 	SHM_REGION_JWKS,		/* JWKS documents fetched by the master */
+	SHM_REGION_CONNLIMIT,		/* connections per client address */
 	SHM_REGION_RATELIMIT,		/* GCRA buckets: whatever is left (last) */
 	SHM_REGION_COUNT,
 };
@@ -28,6 +29,7 @@ enum shm_region {
 #define SHM_MAX_INSTANCES	1024u	/* instance slots, all services together */
 #define SHM_MAX_SERVICES	256u
 #define SHM_MIN_SIZE		(8ull << 20)
+#define SHM_CONNLIMIT_BUCKETS	1024u	/* x 14 addresses (shm/connlimit.h) */
 
 /* A process's mapping of the segment. */
 struct shm_segment {

@@ -7,6 +7,8 @@
 
 #include <errno.h>
 
+#include "lib/log.h"
+
 int shm_tables_attach(struct shm_tables *t, const struct shm_segment *seg, int worker_id)
 {
 	uint32_t owner = worker_id < 0 ? 0 : (uint32_t)worker_id + 1;
@@ -32,6 +34,9 @@ int shm_tables_attach(struct shm_tables *t, const struct shm_segment *seg, int w
 	mem = shm_region(seg, SHM_REGION_JWKS, &size);
 	if (jwksr_attach(&t->jwks, mem, size) < 0)
 		return -EPROTO;
+	mem = shm_region(seg, SHM_REGION_CONNLIMIT, &size);
+	if (cl_attach(&t->connlimit, mem, size) < 0)
+		return -EPROTO;
 	mem = shm_region(seg, SHM_REGION_RATELIMIT, &size);
 	if (rl_attach(&t->rl, mem, size, owner) < 0)
 		return -EPROTO;
@@ -41,6 +46,9 @@ int shm_tables_attach(struct shm_tables *t, const struct shm_segment *seg, int w
 void shm_release_worker_master(struct shm_tables *t, unsigned worker_id)
 {
 	rl_repair_master(&t->rl, worker_id + 1);
+	if (cl_repair_master(&t->connlimit, worker_id) < 0)
+		log_error("worker %u: a connection-count bucket stayed claimed by another "
+			  "process; some of its connections are still counted", worker_id);
 	inst_repair_worker_master(&t->inst, worker_id);
 	reg_forget_reader_master(&t->reg, worker_id);
 	wtab_release_master(&t->workers, worker_id);

@@ -4,6 +4,7 @@
 #define GW_SHM_TABLES_H
 
 #include "shm/apikeys.h"
+#include "shm/connlimit.h"
 #include "shm/inst.h"
 #include "shm/jwks.h"
 #include "shm/registry.h"
@@ -21,6 +22,7 @@ struct shm_tables {
 	struct apikeys apikeys;
 	struct jwksr jwks;
 	struct rl_table rl;
+	struct cl_table connlimit;
 };
 
 /* Attach every region of <seg>. <worker_id> is the caller's worker id, or
@@ -30,7 +32,7 @@ int shm_tables_attach(struct shm_tables *t, const struct shm_segment *seg, int w
 
 /* Master, after reaping worker <worker_id>: release every claim it held
  * (rate-limit bucket claims, half-open probes, its registry epoch, its
- * in-flight counts) and free its id. STYLE §7. */
+ * in-flight counts, its per-address connection counts) and free its id. STYLE §7. */
 void shm_release_worker_master(struct shm_tables *t, unsigned worker_id);
 
 #endif

@@ -64,6 +64,8 @@ static const char *const counter_names[WTAB_N_COUNTERS] = {
 	[WTAB_BYTES_OUT] = "bytes_out",
 	[WTAB_JWT_CACHE_HITS] = "jwt_cache_hits",
 	[WTAB_JWT_CACHE_MISSES] = "jwt_cache_misses",
+	[WTAB_CONNLIMIT_REFUSED] = "connlimit_refused",
+	[WTAB_CLIENT_TIMEOUTS] = "client_timeouts",
 };
 
 static const char *const gauge_names[WTAB_N_GAUGES] = {

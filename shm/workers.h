@@ -40,6 +40,8 @@ enum wtab_counter {
 	WTAB_BYTES_OUT,			/* to clients */
 	WTAB_JWT_CACHE_HITS,		/* bearer tokens found in the verified-token cache */
 	WTAB_JWT_CACHE_MISSES,		/* bearer tokens verified (cache on, not found) */
+	WTAB_CONNLIMIT_REFUSED,		/* connections over max_conns_per_ip */
+	WTAB_CLIENT_TIMEOUTS,		/* clients cut off by header, body or send timeouts */
 	WTAB_N_COUNTERS,
 };
 

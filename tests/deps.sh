@@ -10,6 +10,7 @@ packages=(
 	python3 curl iproute2 procps openssl testssl.sh
 	python3-jwt python3-cryptography python3-jwcrypto
 	clang libclang-rt-14-dev
+	slowhttptest util-linux
 )
 
 missing=()

@@ -8,8 +8,10 @@
  * destroy the response before the client reads it.
  *
  * Deadlines: header_timeout from the connection's start or a request's first
- * byte until its head is complete (then 408); idle_timeout between requests
- * and between reads of a request body. */
+ * byte until its head is complete (then 408): a total, so a client sending
+ * its head a byte at a time (slowloris) is cut off all the same;
+ * idle_timeout between requests; the body's and the sends' deadlines are
+ * worker/deadline.c's. */
 #include "worker/client.h"
 
 #include <arpa/inet.h>
@@ -21,6 +23,8 @@
 #include "lib/clock.h"
 #include "lib/log.h"
 #include "worker/conn.h"
+#include "worker/connlimit.h"
+#include "worker/deadline.h"
 #include "worker/pipeline.h"
 #include "worker/tlsconn.h"
 #include "worker/upstream.h"
@@ -81,6 +85,10 @@ void client_accept(struct worker *w, int fd, uint32_t listener)
 	if (getpeername(fd, (struct sockaddr *)&c->client.peer, &len) != 0)
 		memset(&c->client.peer, 0, sizeof(c->client.peer));
 	peer_text(c);
+	if (!connlimit_admit(w, c)) {
+		conn_close(w, c);
+		return;
+	}
 	c->client.ex = ex;
 	c->client.phase = CLIENT_HEAD;
 	ex->client = c;
@@ -97,6 +105,7 @@ void client_close(struct worker *w, struct conn *c)
 	if (c->closing)
 		return;
 	pipeline_abort(w, c->client.ex);
+	connlimit_release(w, c);
 	w->n_clients--;
 	wtab_gauge_add(w->stats, WTAB_CONNECTIONS, -1);
 	conn_close(w, c);
@@ -221,9 +230,13 @@ void client_on_timeout(struct worker *w, struct conn *c)
 		}
 		c->client.phase = CLIENT_EXCHANGE;
 		ex->keep_alive = false;
+		wtab_count(w->stats, WTAB_CLIENT_TIMEOUTS, 1);
 		pipeline_fail(w, ex, 408, "request header timeout");
 		break;
 	case CLIENT_EXCHANGE:
+		if (!ex->req_body_done && !deadline_body_expired(w, ex))
+			break;
+		wtab_count(w->stats, WTAB_CLIENT_TIMEOUTS, 1);
 		ex->keep_alive = false;
 		pipeline_fail(w, ex, 408, "request body timeout");
 		break;

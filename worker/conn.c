@@ -6,6 +6,7 @@
 
 #include "lib/log.h"
 #include "worker/client.h"
+#include "worker/deadline.h"
 #include "worker/tlsconn.h"
 #include "worker/upstream.h"
 
@@ -25,6 +26,8 @@ struct conn *conn_alloc(struct worker *w, enum conn_kind kind, int fd)
 	buf_reset(&c->in);
 	c->fill = 0;
 	memset(&c->timer, 0, sizeof(c->timer));
+	deadline_send_init(c);
+	c->ip_counted = false;
 	memset(&c->client, 0, sizeof(c->client) > sizeof(c->up) ? sizeof(c->client) : sizeof(c->up));
 	return c;
 }
@@ -139,6 +142,7 @@ static void submit_send(struct worker *w, struct conn *c)
 	io_uring_sqe_set_data64(sqe, ud_make(OP_SEND, c->index, c->gen));
 	c->send_busy = true;
 	c->inflight++;
+	deadline_send(w, c);
 }
 
 /* TLS: the plaintext queue stays out[fill]; what is sent is its
@@ -214,6 +218,7 @@ void conn_close(struct worker *w, struct conn *c)
 		return;
 	c->closing = true;
 	timer_cancel(&w->timers, &c->timer);
+	deadline_send_cancel(w, c);
 	if (c->inflight > 0) {
 		struct io_uring_sqe *sqe = wk_sqe(w);
 		io_uring_prep_cancel_fd(sqe, c->fd, IORING_ASYNC_CANCEL_ALL);
@@ -372,6 +377,7 @@ void conn_on_send(struct worker *w, struct conn *c, int res)
 	} else {
 		conn_flush(w, c);
 	}
+	deadline_send(w, c);
 	if (c->kind == CONN_CLIENT)
 		client_on_sent(w, c);
 	else

@@ -78,6 +78,7 @@ struct client_state {
 	struct cidr peer_addr;		/* peer's address, IPv4-mapped folded to IPv4;
 					 * family 0 when getpeername() failed */
 	char peer_ip[INET6_ADDRSTRLEN];	/* peer_addr as text, "unknown" if none */
+	uint32_t cl_handle;		/* the max_conns_per_ip count, when ip_counted */
 };
 
 struct upstream_state {
@@ -111,6 +112,10 @@ struct conn {
 	struct iovec iov[OUTQ_SEGS];	/* the send in flight, read by the kernel */
 	struct msghdr msg;
 	struct timer timer;
+	struct timer send_timer;	/* clients: send_timeout while a send waits
+					 * (worker/deadline.c) */
+	bool ip_counted;		/* clients: holds a max_conns_per_ip count
+					 * (worker/connlimit.c) */
 	union {
 		struct client_state client;
 		struct upstream_state up;
@@ -213,6 +218,10 @@ struct worker {
 	bool access_log_on;
 
 	uint64_t rng[2];	/* xorshift128+ state for request ids */
+
+	/* max_conns_per_ip releases to retry (worker/connlimit.c). */
+	uint32_t *cl_retry;
+	uint32_t n_cl_retry, cap_cl_retry;
 
 	bool draining;
 	bool stop_now;

@@ -199,6 +199,7 @@ void pipeline_reset(struct worker *w, struct exchange *ex)
 	ex->apikey = 0;
 	ex->consumer[0] = '\0';
 	ex->req_started = false;
+	ex->body_t0_ms = 0;
 	ex->head_parsed = false;
 	ex->req_body_done = false;
 	ex->up_retried = false;
@@ -213,4 +214,5 @@ void pipeline_reset(struct worker *w, struct exchange *ex)
 	ex->bytes_in = ex->bytes_out = 0;
 	ex->t_start_ns = ex->t_up_start_ns = ex->t_up_end_ns = 0;
 	http_parser_init(&ex->parser, (uint32_t)w->cfg->max_header_bytes);
+	http_parser_limits(&ex->parser, w->cfg->max_headers, (uint32_t)w->cfg->max_request_line);
 }

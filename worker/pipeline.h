@@ -42,6 +42,8 @@ struct exchange {
 	struct http_body req_body;
 	bool req_body_done;
 	bool req_started;		/* some byte of this request arrived */
+	uint64_t body_t0_ms;		/* when the body's minimum rate is counted from;
+					 * 0 = no body byte awaited yet (worker/deadline.c) */
 	bool head_parsed;		/* the head is valid and still in client->in */
 	bool counted;			/* in the worker's WTAB_INFLIGHT gauge */
 

@@ -25,7 +25,7 @@ static bool request_id_ok(const char *p, uint32_t len)
 	return true;
 }
 
-static void make_request_id(struct worker *w, char *out)
+void request_id_new(struct worker *w, char *out)
 {
 	uint64_t hi = wk_random(w), lo = wk_random(w);
 
@@ -57,7 +57,7 @@ static void record_request(struct worker *w, struct exchange *ex, const char *bu
 				     ex->req.h.fields[id].value.len))
 		copy_span(ex->request_id, sizeof(ex->request_id), buf, ex->req.h.fields[id].value);
 	else
-		make_request_id(w, ex->request_id);
+		request_id_new(w, ex->request_id);
 }
 
 enum stage_result stage_parse(struct worker *w, struct exchange *ex)
@@ -71,7 +71,7 @@ enum stage_result stage_parse(struct worker *w, struct exchange *ex)
 	c->client.phase = CLIENT_EXCHANGE;
 	timer_cancel(&w->timers, &c->timer);
 	if (r == HTTP_ERROR) {
-		make_request_id(w, ex->request_id);
+		request_id_new(w, ex->request_id);
 		ex->status = ex->parser.status;
 		ex->error = ex->parser.error;
 		ex->keep_alive = false;

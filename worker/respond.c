@@ -69,6 +69,9 @@ void respond_error(struct worker *w, struct exchange *ex)
 
 	if (!ex->req_body_done || w->draining)
 		ex->keep_alive = false;
+	/* A head that never completed (408) has no id yet; every answer has one. */
+	if (!ex->request_id[0])
+		request_id_new(w, ex->request_id);
 	/* Our messages are plain, but escaping keeps a future one with a
 	 * quote from breaking the JSON. */
 	json_escape(msg, sizeof(msg), ex->error ? ex->error : http_status_reason(ex->status));

@@ -10,6 +10,9 @@ enum stage_result stage_parse(struct worker *w, struct exchange *ex);
 /* worker/request.c: drop the parsed head from the client's input; after
  * this the spans in ex->req are gone. Does nothing if already done. */
 void request_consume_head(struct exchange *ex);
+
+/* A fresh random request id (32 hex digits) into <out> (REQUEST_ID_MAX + 1). */
+void request_id_new(struct worker *w, char *out);
 /* worker/access.c: resolve the client's address (X-Forwarded-For from
  * trusted proxies) and check the [access] list; check the route's list. */
 enum stage_result stage_acl(struct worker *w, struct exchange *ex);

@@ -27,6 +27,7 @@
 #include "lib/clock.h"
 #include "lib/log.h"
 #include "worker/conn.h"
+#include "worker/deadline.h"
 #include "worker/pipeline.h"
 #include "worker/pool.h"
 #include "worker/retry.h"
@@ -266,11 +267,11 @@ static void request_relayed(struct worker *w, struct exchange *ex)
 {
 	struct conn *c = ex->client;
 
-	/* A stalled body upload is the client's fault, timed by idle_timeout. */
+	/* A stalled body upload is the client's fault (worker/deadline.c). */
 	if (ex->req_body_done)
 		timer_cancel(&w->timers, &c->timer);
 	else
-		timer_arm(&w->timers, &c->timer, w->now_ms + w->cfg->idle_timeout_ms);
+		deadline_body(w, ex);
 	up_flush(w, ex->up);
 }
 
@@ -568,6 +569,14 @@ void upstream_on_timeout(struct worker *w, struct conn *up)
 	}
 	bool connecting = up->up.phase == UPSTREAM_CONNECTING;
 
+	/* The upstream has taken every body byte the client sent and waits
+	 * for more: the client is the slow one, and its own deadline
+	 * (client_body_timeout, worker/deadline.c) answers 408, not us 504. */
+	if (!connecting && !ex->resp_head_done && !ex->req_body_done &&
+	    conn_pending_out(up) == 0 && !ex->client->recv_paused) {
+		arm_timer(w, up, service_of(w, ex)->timeout_ms);
+		return;
+	}
 	if (!ex->resp_head_done &&
 	    attempt_failed(w, ex, connecting ? GW_FAIL_CONNECT : GW_FAIL_TIMEOUT, 0))
 		return;

@@ -18,9 +18,11 @@
 #include "worker/balance.h"
 #include "worker/conn.h"
 #include "worker/jwtkeys.h"
+#include "worker/connlimit.h"
 #include "worker/core.h"
 #include "worker/loop.h"
 #include "worker/pipeline.h"
+#include "worker/privdrop.h"
 #include "worker/pool.h"
 #include "worker/route.h"
 #include "worker/services.h"
@@ -239,12 +241,18 @@ int worker_run(const struct worker_args *args)
 	err = setup_logs(w);
 	if (err)
 		goto err_routing;
+	/* Everything that needs root is open: give it up before the first
+	 * accept (worker/privdrop.c). */
+	err = privdrop_worker(w->cfg);
+	if (err)
+		goto err_logs;
 
 	log_info("serving on %zu listening socket%s (generation %llu)", w->n_listen_fds,
 		 w->n_listen_fds == 1 ? "" : "s", (unsigned long long)w->generation);
 	loop_run(w);
 	log_info("stopped");
 
+err_logs:
 	free_logs(w);
 err_routing:
 	free_routing(w);
@@ -252,6 +260,7 @@ err_signals:
 	free_signals(w);
 err_conns:
 	free_conns(w);
+	connlimit_free(w);
 	bufring_free(&w->bufs, &w->ring);
 err_ring:
 	io_uring_queue_exit(&w->ring);

@@ -21,7 +21,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import gwtest  # noqa: E402
 
 NOBODY = 65534
-REGIONS = ["workers", "instances", "registry", "tickets", "apikeys", "jwks", "ratelimit"]
+REGIONS = ["workers", "instances", "registry", "tickets", "apikeys", "jwks", "connlimit",
+           "ratelimit"]
 
 TWO_SERVICES = """
 [service echo]

@@ -88,6 +88,8 @@ static void test_segment(void)
 		  "bytes_out          1048576\n"
 		  "jwt_cache_hits           0\n"
 		  "jwt_cache_misses         0\n"
+		  "connlimit_refused        0\n"
+		  "client_timeouts          0\n"
 		  "\n"
 		  "GAUGE             VALUE\n"
 		  "connections          12\n"
@@ -128,7 +130,8 @@ static void test_json(void)
 		  "\"responses_2xx\":0,\"responses_3xx\":0,\"responses_4xx\":0,\"responses_5xx\":0,"
 		  "\"rate_limited\":0,\"unavailable\":0,\"upstream_failures\":0,\"retries\":0,"
 		  "\"retries_denied\":0,\"breaker_trips\":0,\"bytes_in\":0,"
-		  "\"bytes_out\":123456789012,\"jwt_cache_hits\":0,\"jwt_cache_misses\":0},"
+		  "\"bytes_out\":123456789012,\"jwt_cache_hits\":0,\"jwt_cache_misses\":0,"
+		  "\"connlimit_refused\":0,\"client_timeouts\":0},"
 		  "\"gauges\":{\"connections\":0,\"inflight\":2,\"retries_inflight\":0}}\n");
 	free(text);
 }
