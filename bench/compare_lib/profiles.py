@@ -19,6 +19,9 @@ class Profile:
     policy: bool = False            # rate limit + breaker + retry on every proxy,
                                     # and gatewayd-plain (no policies) alongside
     upstream_keepalive: int = 0     # idle upstream connections; 0: = connections
+    tls: bool = False               # clients speak TLS to the proxy (proxies.TLS)
+    resume: bool = True             # TLS, new conn/req: resume the last session
+    tls_max: str = ""               # TLS: the client offers at most this ("1.2")
     default: bool = True            # part of the default run
     tags: list = field(default_factory=list)
 
@@ -32,6 +35,11 @@ class Profile:
 
     def client(self):
         s = f"c={self.connections}"
+        if self.tls:
+            s += " TLS" + self.tls_max
+            if not self.keepalive:
+                s += " new/" + ("resume" if self.resume else "full")
+            return s
         if self.rate:
             s += f" R={self.rate}/s"
         if not self.keepalive:
@@ -65,7 +73,22 @@ PROFILES = [
     Profile("policy", "as small, rate limit (never refusing) + breaker + retry on every "
             "proxy; and gatewayd-plain without them",
             policy=True, default=False),
+    # TLS (opt-in; group "tls"): the client is wrk for these (gwbench has no
+    # TLS), with bench/tls_sessions.c deciding resumption and counting it.
+    # With one request per connection, req/s is new connections (handshakes)
+    # per second.
+    Profile("tls-keepalive", "64 B body over TLS, 64 kept-alive connections",
+            tls=True, default=False),
+    Profile("tls-handshake", "64 B body over TLS, a new connection with a full handshake "
+            "per request (64 at a time)", tls=True, keepalive=False, resume=False,
+            default=False),
+    Profile("tls-resume", "as tls-handshake, each connection resuming the previous one's "
+            "session (TLS 1.3 ticket)", tls=True, keepalive=False, default=False),
+    Profile("tls12-resume", "as tls-resume with the client capped at TLS 1.2 (RFC 5077 "
+            "ticket, no key exchange)", tls=True, keepalive=False, tls_max="1.2",
+            default=False),
 ]
 
 BY_NAME = {p.name: p for p in PROFILES}
 QUICK = ["small", "newconn"]
+GROUPS = {"tls": [p.name for p in PROFILES if p.tls]}
