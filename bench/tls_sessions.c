@@ -3,7 +3,8 @@
  *
  *   GW_TLS_RESUME=0        every new connection does a full handshake
  *   GW_TLS_RESUME=1        (or unset) wrk's own behaviour: it resumes
- *   GW_TLS_COUNT=FILE      at exit, write "full N resumed M" to FILE
+ *   GW_TLS_COUNT=FILE      at exit, write "full N resumed M v1.2 A v1.3 B"
+ *                          to FILE: the handshakes, and their versions
  *   GW_TLS_MAX=1.2         offer TLS 1.2 at most (default: 1.3)
  *
  * Why a shim: gwbench has no TLS, and neither wrk nor h2load has an option
@@ -28,7 +29,7 @@
 
 #include <openssl/ssl.h>
 
-static atomic_ulong n_full, n_resumed;
+static atomic_ulong n_full, n_resumed, n_tls12, n_tls13;
 
 /* The next libssl's definition of a function we wrap. */
 static void *real_fn(const char *name)
@@ -71,6 +72,10 @@ int SSL_clear(SSL *ssl)
 			atomic_fetch_add_explicit(&n_resumed, 1, memory_order_relaxed);
 		else
 			atomic_fetch_add_explicit(&n_full, 1, memory_order_relaxed);
+		if (SSL_version(ssl) == TLS1_3_VERSION)
+			atomic_fetch_add_explicit(&n_tls13, 1, memory_order_relaxed);
+		else if (SSL_version(ssl) == TLS1_2_VERSION)
+			atomic_fetch_add_explicit(&n_tls12, 1, memory_order_relaxed);
 	}
 	if (resume && strcmp(resume, "0") == 0)
 		SSL_set_session(ssl, NULL);
@@ -87,8 +92,10 @@ __attribute__((destructor)) static void write_counts(void)
 	f = fopen(path, "w");
 	if (!f)
 		return;
-	fprintf(f, "full %lu resumed %lu\n",
+	fprintf(f, "full %lu resumed %lu v1.2 %lu v1.3 %lu\n",
 		atomic_load_explicit(&n_full, memory_order_relaxed),
-		atomic_load_explicit(&n_resumed, memory_order_relaxed));
+		atomic_load_explicit(&n_resumed, memory_order_relaxed),
+		atomic_load_explicit(&n_tls12, memory_order_relaxed),
+		atomic_load_explicit(&n_tls13, memory_order_relaxed));
 	fclose(f);
 }

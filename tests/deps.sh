@@ -9,6 +9,7 @@ packages=(
 	python3 curl iproute2 procps openssl
 	python3-jwt python3-cryptography python3-jwcrypto
 	clang libclang-rt-14-dev
+	wrk
 )
 
 missing=()

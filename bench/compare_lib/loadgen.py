@@ -19,7 +19,7 @@ TLS profiles always use wrk (gwbench has no TLS), with the LD_PRELOAD shim
 build/bench/wrk-tls-sessions.so (bench/tls_sessions.c): it turns session
 resumption off or leaves it on, caps the version when asked, and counts
 the full and resumed handshakes of the connections wrk closed. Those
-counts come back as "tls": {"full", "resumed"}."""
+counts come back as "tls": {"full", "resumed", "tls1.2", "tls1.3"}."""
 import json
 import os
 import re
@@ -176,16 +176,17 @@ class Wrk:
 
 
 def _tls_counts(path):
-    """The shim's "full N resumed M", or an error: without it nothing says
-    whether the run resumed as the profile asks."""
+    """The shim's "full N resumed M v1.2 A v1.3 B", or an error: without it
+    nothing says whether the run resumed as the profile asks."""
     try:
         with open(path) as f:
-            m = re.fullmatch(r"full (\d+) resumed (\d+)\s*", f.read())
+            m = re.fullmatch(r"full (\d+) resumed (\d+) v1\.2 (\d+) v1\.3 (\d+)\s*", f.read())
     except OSError as e:
         raise RuntimeError(f"the TLS shim wrote no counts ({e}): was it preloaded?") from None
     if not m:
         raise RuntimeError(f"cannot parse the TLS shim's counts in {path}")
-    return {"full": int(m.group(1)), "resumed": int(m.group(2))}
+    return {"full": int(m.group(1)), "resumed": int(m.group(2)),
+            "tls1.2": int(m.group(3)), "tls1.3": int(m.group(4))}
 
 
 def gwbench_path(build):

@@ -144,16 +144,22 @@ def one_run(lg, stack, name, prof, duration):
 
 
 def check_tls(res, prof):
-    """Resumption as the profile asks: with it off, one resumed handshake
-    means the shim did not work, and counts as an error. With it on, the
+    """Resumption and version as the profile asks: with resumption off, one
+    resumed handshake means the shim did not work, and counts as an error;
+    so does a TLS 1.3 handshake when the client was capped at 1.2. With it on, the
     resumed share is the server's doing and is reported, not judged. With
     keep-alive, wrk closes no connection, so there is nothing to count."""
     t = res["tls"]
     done = t["full"] + t["resumed"]
     res["tls_resumed_pct"] = t["resumed"] / done * 100 if done and not prof.keepalive else None
+    bad = {}
     if not prof.keepalive and not prof.resume and t["resumed"]:
-        res["errors"]["resumed (expected none)"] = t["resumed"]
-        res["errors"]["total"] = res["errors"].get("total", 0) + t["resumed"]
+        bad["resumed (expected none)"] = t["resumed"]
+    if prof.tls_max == "1.2" and t["tls1.3"]:
+        bad["TLS 1.3 (expected 1.2)"] = t["tls1.3"]
+    for k, v in bad.items():
+        res["errors"][k] = v
+        res["errors"]["total"] = res["errors"].get("total", 0) + v
 
 
 def run_profile(args, lg, procs, tmp, prof):
