@@ -1,8 +1,8 @@
 """Benchmark profiles. A profile fixes the request (gw-echo query), the
 client side (connections, keep-alive, fixed rate) and the placement
-(pinned or not). Add new ones (TLS, rate limit, cache hits, JWT) here as
-their features land; a profile that needs extra proxy settings adds a field
-and the templates in conf/ read it."""
+(pinned or not), and for TLS the handshake mode. Add new ones (rate limit,
+cache hits, JWT) here as their features land; a profile that needs extra
+proxy settings adds a field and the templates in conf/ read it."""
 from dataclasses import dataclass, field
 
 
