@@ -11,6 +11,7 @@ packages=(
 	python3-jwt python3-cryptography python3-jwcrypto
 	clang libclang-rt-14-dev
 	slowhttptest util-linux
+	wrk
 )
 
 missing=()

@@ -13,7 +13,13 @@ fallback, with its --latency output parsed into the same dict (fields wrk
 does not give are None). wrk has no open loop: the fixed-rate profile then
 uses a Lua delay() per connection (connections * 1000 / delay_ms requests/s
 minus the latency), an approximation without coordinated-omission
-correction, and says so."""
+correction, and says so.
+
+TLS profiles always use wrk (gwbench has no TLS), with the LD_PRELOAD shim
+build/bench/wrk-tls-sessions.so (bench/tls_sessions.c): it turns session
+resumption off or leaves it on, caps the version when asked, and counts
+the full and resumed handshakes of the connections wrk closed. Those
+counts come back as "tls": {"full", "resumed", "tls1.2", "tls1.3"}."""
 import json
 import os
 import re
@@ -25,10 +31,10 @@ def _taskset(cmd, cpu):
     return cmd if cpu is None else ["taskset", "-c", str(cpu)] + cmd
 
 
-def _timed_run(cmd, timeout):
+def _timed_run(cmd, timeout, env=None):
     """Run a load generator; return (stdout, stderr, rc, cpu seconds)."""
     before = system.children_cpu_seconds()
-    r = system.run(cmd, timeout=timeout)
+    r = system.run(cmd, timeout=timeout, env=env)
     return r.stdout, r.stderr, r.returncode, system.children_cpu_seconds() - before
 
 
@@ -43,7 +49,9 @@ class Gwbench:
         return self.path
 
     def run(self, url, connections, duration, rate=None, keepalive=True, cpu=None,
-            headers=None):
+            headers=None, tls=None):
+        if tls is not None:
+            raise RuntimeError("gwbench has no TLS")
         cmd = [self.path, "-c", str(connections), "-t", "1", "-d", f"{duration}s", "--json"]
         for h in headers or []:
             cmd += ["-H", h]
@@ -119,13 +127,15 @@ class Wrk:
     name = "wrk"
     open_loop_exact = False
 
-    def __init__(self, path, tmp):
+    def __init__(self, path, tmp, shim=None):
         self.path = path
         self.tmp = tmp
+        self.shim = shim   # wrk-tls-sessions.so, for TLS runs
 
     def version(self):
         r = system.run([self.path, "-v"], timeout=10)
-        return (r.stdout or r.stderr).splitlines()[0].strip()
+        # "wrk debian/4.1.0-3+b2 [epoll] Copyright (C) 2012 Will Glozer"
+        return (r.stdout or r.stderr).splitlines()[0].split(" Copyright")[0].strip()
 
     def _delay_script(self, delay_ms):
         path = os.path.join(self.tmp, f"wrk-delay-{delay_ms}.lua")
@@ -133,28 +143,75 @@ class Wrk:
             f.write(f"function delay() return {delay_ms} end\n")
         return path
 
+    def _tls_env(self, tls, count_path):
+        """The shim's settings: tls = {"resume": bool, "max": "" or "1.2"}."""
+        if not self.shim:
+            raise RuntimeError("TLS run without the wrk-tls-sessions.so shim")
+        env = dict(os.environ, LD_PRELOAD=self.shim, GW_TLS_COUNT=count_path,
+                   GW_TLS_RESUME="1" if tls.get("resume", True) else "0")
+        if tls.get("max"):
+            env["GW_TLS_MAX"] = tls["max"]
+        return env
+
     def run(self, url, connections, duration, rate=None, keepalive=True, cpu=None,
-            headers=None):
+            headers=None, tls=None):
         cmd = [self.path, "-t", "1", "-c", str(connections), "-d", f"{duration}s",
                "--latency", "--timeout", "5s"]
         for h in headers or []:
             cmd += ["-H", h]
+        env = None
+        count_path = os.path.join(self.tmp, "wrk-tls-count")
+        if tls is not None:
+            if os.path.exists(count_path):
+                os.unlink(count_path)
+            env = self._tls_env(tls, count_path)
         if not keepalive:
             cmd += ["-H", "Connection: close"]
         if rate:
             delay_ms = max(1, round(connections * 1000 / rate))
             cmd += ["-s", self._delay_script(delay_ms)]
         cmd.append(url)
-        out, err, rc, cpu_s = _timed_run(_taskset(cmd, cpu), timeout=duration + 30)
+        out, err, rc, cpu_s = _timed_run(_taskset(cmd, cpu), timeout=duration + 30, env=env)
         if rc != 0:
             raise RuntimeError(f"wrk exited with {rc}:\n{out[-1500:]}{err[-1500:]}")
         res = parse_wrk(out)
         res["cpu_s"] = cpu_s
+        if tls is not None:
+            res["tls"] = _tls_counts(count_path)
         return res
+
+
+def _tls_counts(path):
+    """The shim's "full N resumed M v1.2 A v1.3 B", or an error: without it
+    nothing says whether the run resumed as the profile asks."""
+    try:
+        with open(path) as f:
+            m = re.fullmatch(r"full (\d+) resumed (\d+) v1\.2 (\d+) v1\.3 (\d+)\s*", f.read())
+    except OSError as e:
+        raise RuntimeError(f"the TLS shim wrote no counts ({e}): was it preloaded?") from None
+    if not m:
+        raise RuntimeError(f"cannot parse the TLS shim's counts in {path}")
+    return {"full": int(m.group(1)), "resumed": int(m.group(2)),
+            "tls1.2": int(m.group(3)), "tls1.3": int(m.group(4))}
 
 
 def gwbench_path(build):
     return os.path.join(build, "bench", "gwbench", "gwbench")
+
+
+def shim_path(build):
+    return os.path.join(build, "bench", "wrk-tls-sessions.so")
+
+
+def pick_tls(build, tmp):
+    """wrk with the session shim: the client of every TLS profile."""
+    wrk = system.which("wrk")
+    if not wrk:
+        raise SystemExit("TLS profiles need wrk (Debian package wrk)")
+    shim = shim_path(build)
+    if not os.path.exists(shim):
+        raise SystemExit(f"TLS profiles need {shim}: ninja -C {build} bench/wrk-tls-sessions.so")
+    return Wrk(wrk, tmp, shim)
 
 
 def pick(build, tmp, choice="auto"):

@@ -1,8 +1,8 @@
 """Benchmark profiles. A profile fixes the request (gw-echo query), the
 client side (connections, keep-alive, fixed rate) and the placement
-(pinned or not). Add new ones (TLS, rate limit, cache hits, JWT) here as
-their features land; a profile that needs extra proxy settings adds a field
-and the templates in conf/ read it."""
+(pinned or not), and for TLS the handshake mode. Add new ones (rate limit,
+cache hits, JWT) here as their features land; a profile that needs extra
+proxy settings adds a field and the templates in conf/ read it."""
 from dataclasses import dataclass, field
 
 
@@ -21,6 +21,9 @@ class Profile:
     upstream_keepalive: int = 0     # idle upstream connections; 0: = connections
     jwt: bool = False               # bearer tokens: gatewayd variants (RS256/EdDSA, cache
                                     # on/off, no auth), HAProxy jwt_verify RS256, nginx plain
+    tls: bool = False               # clients speak TLS to the proxy (proxies.TLS)
+    resume: bool = True             # TLS, new conn/req: resume the last session
+    tls_max: str = ""               # TLS: the client offers at most this ("1.2")
     default: bool = True            # part of the default run
     tags: list = field(default_factory=list)
 
@@ -34,6 +37,11 @@ class Profile:
 
     def client(self):
         s = f"c={self.connections}"
+        if self.tls:
+            s += " TLS" + self.tls_max
+            if not self.keepalive:
+                s += " new/" + ("resume" if self.resume else "full")
+            return s
         if self.rate:
             s += f" R={self.rate}/s"
         if not self.keepalive:
@@ -71,7 +79,22 @@ PROFILES = [
             "with the verified-token cache on and off, and without auth; HAProxy "
             "jwt_verify RS256; nginx (no JWT in OSS) as a plain proxy",
             jwt=True, default=False),
+    # TLS (opt-in; group "tls"): the client is wrk for these (gwbench has no
+    # TLS), with bench/tls_sessions.c deciding resumption and counting it.
+    # With one request per connection, req/s is new connections (handshakes)
+    # per second.
+    Profile("tls-keepalive", "64 B body over TLS, 64 kept-alive connections",
+            tls=True, default=False),
+    Profile("tls-handshake", "64 B body over TLS, a new connection with a full handshake "
+            "per request (64 at a time)", tls=True, keepalive=False, resume=False,
+            default=False),
+    Profile("tls-resume", "as tls-handshake, each connection resuming the previous one's "
+            "session (TLS 1.3 ticket)", tls=True, keepalive=False, default=False),
+    Profile("tls12-resume", "as tls-resume with the client capped at TLS 1.2 (RFC 5077 "
+            "ticket, no key exchange)", tls=True, keepalive=False, tls_max="1.2",
+            default=False),
 ]
 
 BY_NAME = {p.name: p for p in PROFILES}
 QUICK = ["small", "newconn"]
+GROUPS = {"tls": [p.name for p in PROFILES if p.tls]}

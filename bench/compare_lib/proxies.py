@@ -10,6 +10,10 @@ below, filled into the templates' policy fields, which are empty for the
 other profiles); gatewayd-plain is the same gatewayd without them, run in
 the same rounds as the baseline.
 
+TLS profiles: each proxy terminates TLS with the same certificate (an
+ECDSA P-256 key made with openssl in the profile's directory) and the
+settings in TLS below.
+
 Pinned: each proxy on CPU 0 (taskset -c 0 for the whole process, plus its
 own setting: gatewayd pin_workers, nginx worker_cpu_affinity, HAProxy
 cpu-map); gw-echo and the load generator on CPU 1. Unpinned: no taskset and
@@ -108,6 +112,53 @@ HA_JWT = [
     "-m int 1 }",
 ]
 
+# The TLS profiles' settings, matched to what gatewayd does (tls/ctx.c):
+# TLS 1.2 and 1.3; in TLS 1.2 the ECDHE AEAD suites only (TLS 1.3's are all
+# AEAD; every proxy keeps OpenSSL's default TLS 1.3 suites and groups),
+# the server's preference (so all three pick TLS_AES_256_GCM_SHA384 and
+# X25519 for wrk); ALPN http/1.1; resumption by stateless tickets only,
+# no server-side session cache; one ticket per handshake.
+#
+# nginx: ssl_session_cache off (its default "none" still announces session
+# ids) and NumTickets 1 through ssl_conf_command (OpenSSL's default is two
+# tickets per full handshake). Without http2 nginx answers ALPN with
+# http/1.1 by itself.
+# HAProxy: tune.ssl.cachesize 0 disables its shared session cache. It has
+# no setting for the number of TLS 1.3 tickets (no ssl_conf_command in
+# 2.6), so it sends OpenSSL's default two per full handshake (one on a
+# resumed one). Server preference is its default. Its certificate and key
+# go in one PEM file (crt), mode 0600 like the key.
+TLS = {
+    "min": "TLSv1.2",
+    "ciphers": "ECDHE+AESGCM:ECDHE+CHACHA20:!aNULL:!eNULL",
+    "nginx": ["ssl_protocols TLSv1.2 TLSv1.3;",
+              "ssl_ciphers ECDHE+AESGCM:ECDHE+CHACHA20:!aNULL:!eNULL;",
+              "ssl_prefer_server_ciphers on;",
+              "ssl_session_cache off;",
+              "ssl_session_tickets on;",
+              "ssl_conf_command NumTickets 1;"],
+    "haproxy_global": ["tune.ssl.cachesize 0"],
+    "haproxy_bind": " alpn http/1.1 ssl-min-ver TLSv1.2 ciphers ECDHE+AESGCM:ECDHE+CHACHA20:!aNULL:!eNULL",
+}
+
+
+def make_cert(directory):
+    """api.pem + api.key (0600), the way docs/config.md's [tls] example
+    makes them, and api-combined.pem (both, 0600) for HAProxy's crt."""
+    pem, key = os.path.join(directory, "api.pem"), os.path.join(directory, "api.key")
+    both = os.path.join(directory, "api-combined.pem")
+    r = system.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                    "ec_paramgen_curve:P-256", "-nodes", "-keyout", key, "-out", pem,
+                    "-days", "30", "-subj", "/CN=localhost",
+                    "-addext", "subjectAltName=DNS:localhost"], timeout=30)
+    if r.returncode != 0:
+        raise RuntimeError(f"openssl req failed:\n{r.stderr[-1500:]}")
+    os.chmod(key, 0o600)
+    fd = os.open(both, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as out, open(pem) as a, open(key) as b:
+        out.write(a.read() + b.read())
+    return pem, key, both
+
 
 def names(profile):
     """The proxies a profile runs, in table and rotation order."""
@@ -150,6 +201,7 @@ class Stack:
         self.proxy = {}   # name -> (Popen, port)
         self.headers = {}  # name -> request headers the load generator adds
         self.jwt = None    # jwtmint.make() for the jwt profile
+        self.cert = make_cert(self.dir) if profile.tls else None   # pem, key, combined
 
     def _pin(self, cmd, cpu):
         return ["taskset", "-c", str(cpu)] + cmd if self.profile.pinned else cmd
@@ -188,6 +240,14 @@ class Stack:
         f["GW_ROUTE_POLICY"] = _lines(pol.get("route", []) + ([route_extra] if route_extra
                                                                else []), "")
         f["GW_EXTRA"] = extra
+        if self.cert:
+            f["GW_LISTEN"] = ""
+            f["GW_TLS"] = (f"[tls]\nlisten = 127.0.0.1:{port}\n"
+                           f"cert = {self.cert[0]} {self.cert[1]}\n"
+                           f"min_version = {TLS['min']}")
+        else:
+            f["GW_LISTEN"] = f"listen = 127.0.0.1:{port}"
+            f["GW_TLS"] = ""
         ini = render("gatewayd.ini", self._path(f"{name}.ini"), f)
         cmd = [os.path.join(self.build, "master", "gatewayd"), "-c", ini]
         return self._start(name, self._pin(cmd, PROXY_CPU), port)
@@ -216,6 +276,10 @@ class Stack:
         f["NGX_HTTP_POLICY"] = _lines(pol.get("http", []), "    ")
         f["NGX_SERVER_OPTS"] = pol.get("server", "")
         f["NGX_LOCATION_POLICY"] = _lines(pol.get("location", []), "            ")
+        f["NGX_LISTEN_OPTS"] = " ssl" if self.cert else ""
+        f["NGX_SERVER_TLS"] = _lines(
+            [f"ssl_certificate {self.cert[0]};", f"ssl_certificate_key {self.cert[1]};"]
+            + TLS["nginx"], "        ") if self.cert else ""
         conf = render("nginx.conf", self._path("nginx.conf"), f)
         cmd = [system.which("nginx"), "-c", conf, "-p", self.dir + "/"]
         return self._start("nginx", self._pin(cmd, PROXY_CPU), port)
@@ -231,6 +295,9 @@ class Stack:
             self.headers[name] = ["Authorization: Bearer " + self.jwt["tokens"]["RS256"]]
         f["HA_BACKEND_POLICY"] = _lines(pol.get("backend", []), "    ")
         f["HA_SERVER_OPTS"] = pol.get("server", "")
+        f["HA_GLOBAL_TLS"] = _lines(TLS["haproxy_global"], "    ") if self.cert else ""
+        f["HA_BIND_OPTS"] = (f" ssl crt {self.cert[2]}" + TLS["haproxy_bind"]
+                             if self.cert else "")
         if self.profile.access_log:
             # HAProxy logs to syslog or stdout, not to files: stdout goes to a file.
             f["LOG_GLOBAL"] = "    log stdout format raw local0"

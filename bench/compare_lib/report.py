@@ -56,6 +56,12 @@ def summarize(rounds, profile):
         "failed_rounds": [r["round"] for r in rounds if r.get("failed")],
         "exited_rounds": [r["round"] for r in rounds if r.get("proxy_processes_exited")],
     }
+    if profile.tls:
+        t = [r["tls"] for r in ok if r.get("tls")]
+        full, resumed = sum(x["full"] for x in t), sum(x["resumed"] for x in t)
+        s["tls_full"], s["tls_resumed"] = full, resumed
+        s["tls_resumed_pct"] = (resumed / (full + resumed) * 100
+                                if full + resumed and not profile.keepalive else None)
     if profile.rate and s["rps_median"] is not None:
         s["below_rate"] = s["rps_median"] < 0.95 * profile.rate
     return s
@@ -119,7 +125,8 @@ def table(results, profiles, rounds, duration):
     lines = []
     shown = [prof for prof in profiles if prof.name in results]
     w = max([9] + [len(LABEL[n]) for prof in shown for n in names(prof)])
-    hdr = (f"{'profile':<9} {'client':<22} {'proxy':<{w}} {'req/s':>9}  {'spread':>6} "
+    pw = max([9] + [len(prof.name) for prof in shown])   # profile column
+    hdr = (f"{'profile':<{pw}} {'client':<22} {'proxy':<{w}} {'req/s':>9}  {'spread':>6} "
            f"{'p50 ms':>7} {'p99 ms':>7} {'CPU us/req':>10}  errors")
     lines.append(hdr)
     lines.append("-" * len(hdr))
@@ -141,7 +148,7 @@ def table(results, profiles, rounds, duration):
                 err = (f"{s['errors_total']} in {len(s['error_rounds'])}/{s['rounds']} rounds"
                        f"{failed}" + (f" ({det})" if det else ""))
             lines.append(
-                f"{prof.name if first else '':<9} {prof.client() if first else '':<22} "
+                f"{prof.name if first else '':<{pw}} {prof.client() if first else '':<22} "
                 f"{LABEL[name]:<{w}} {rps}{mark:<2}{_pct(s['rps_spread_pct'])} "
                 f"{_num(s['p50_ms'], '.2f', 7)} {_num(s['p99_ms'], '.2f', 7)} "
                 f"{_num(s['cpu_us_per_req'], '.1f', 10)}{'?' if s['exited_rounds'] else ' '} {err}")
@@ -151,7 +158,7 @@ def table(results, profiles, rounds, duration):
                  "(max - min) / median of req/s; ! = errors in some round; "
                  "< = below the fixed rate; ? = a proxy process exited during a round.")
     lines.append("")
-    h2 = (f"{'gatewayd /':<10} {'req/s vs nginx':>22} {'CPU/req vs nginx':>22} "
+    h2 = (f"{'gatewayd /':<{pw + 1}} {'req/s vs nginx':>22} {'CPU/req vs nginx':>22} "
           f"{'req/s vs HAProxy':>22} {'CPU/req vs HAProxy':>22}  {'other load':>14}")
     lines.append(h2)
     lines.append("-" * len(h2))
@@ -159,7 +166,7 @@ def table(results, profiles, rounds, duration):
         if prof.name not in results:
             continue
         r = results[prof.name]["ratios"]
-        lines.append(f"{prof.name:<10} {_ratio(r.get('nginx'), 'rps'):>22} "
+        lines.append(f"{prof.name:<{pw + 1}} {_ratio(r.get('nginx'), 'rps'):>22} "
                      f"{_ratio(r.get('nginx'), 'cpu'):>22} "
                      f"{_ratio(r.get('haproxy'), 'rps'):>22} "
                      f"{_ratio(r.get('haproxy'), 'cpu'):>22}  {_other(results[prof.name]):>14}")
@@ -168,16 +175,33 @@ def table(results, profiles, rounds, duration):
                  "CPU/req < 1 favour gatewayd.")
     lines.append("Other load: CPU used by other processes on the machine during the rounds, "
                  "% of all CPUs, median (max).")
+    tls = [prof for prof in shown if prof.tls and not prof.keepalive]
+    if tls:
+        lines.append("")
+        lines.append("TLS handshakes of the connections the client closed, all rounds "
+                     "(bench/tls_sessions.c): resumed / all")
+        for prof in tls:
+            per = results[prof.name]["proxies"]
+            cells = []
+            for name in names(prof):
+                s = per.get(name, {}).get("summary", {})
+                pct = s.get("tls_resumed_pct")
+                cells.append(f"{LABEL[name]} " + ("-" if pct is None else
+                             f"{pct:.0f}% ({s['tls_resumed']:,} of "
+                             f"{s['tls_full'] + s['tls_resumed']:,})"))
+            lines.append(f"{prof.name:<{pw + 1}} " + ";  ".join(cells))
+        lines.append("With one request per connection, req/s is new TLS connections "
+                     "(handshakes) per second.")
     plain = [prof for prof in shown if PLAIN in results[prof.name]["ratios"]]
     if plain:
         lines.append("")
-        h3 = (f"{'gatewayd /':<10} {'req/s vs gatewayd-plain':>24} "
+        h3 = (f"{'gatewayd /':<{pw + 1}} {'req/s vs gatewayd-plain':>24} "
               f"{'CPU/req vs gatewayd-plain':>26}  {'other load':>14}")
         lines.append(h3)
         lines.append("-" * len(h3))
         for prof in plain:
             r = results[prof.name]["ratios"][PLAIN]
-            lines.append(f"{prof.name:<10} {_ratio(r, 'rps'):>24} {_ratio(r, 'cpu'):>26}  "
+            lines.append(f"{prof.name:<{pw + 1}} {_ratio(r, 'rps'):>24} {_ratio(r, 'cpu'):>26}  "
                          f"{_other(results[prof.name]):>14}")
         lines.append("")
         lines.append("gatewayd-plain: the same gatewayd without the profile's policies, "

@@ -23,6 +23,14 @@ that never refuses, a passive breaker and a retry policy. It also runs a
 fourth proxy in the same rounds, gatewayd-plain (gatewayd without them), and
 prints gatewayd's ratios to it: what the policies cost.
 
+TLS profiles (opt-in: --profile tls runs them all) put each proxy behind
+TLS with the same certificate and equivalent settings (proxies.TLS). Their
+client is always wrk (gwbench has no TLS) with an LD_PRELOAD shim
+(bench/tls_sessions.c, built as bench/wrk-tls-sessions.so) that turns
+session resumption off (tls-handshake) or leaves it on (tls-resume,
+tls12-resume) and counts full and resumed handshakes; the table reports
+the resumed share.
+
 The load generator is gwbench from the build when it exists, else wrk
 (printed at the start). Default run: every default profile, 5 rounds of
 2 s (under 5 minutes); --quick: small + newconn, 2 rounds of 2 s (under
@@ -55,7 +63,8 @@ def parse_args(argv):
     ap.add_argument("--quick", action="store_true",
                     help="small + newconn profiles, 2 rounds of 2 s (under 1 minute)")
     ap.add_argument("--profile", action="append", metavar="NAME",
-                    help="profile to run (repeatable; 'all' adds the opt-in ones); see --list")
+                    help="profile to run (repeatable; 'all' adds the opt-in ones, 'tls' the "
+                         "TLS ones); see --list")
     ap.add_argument("--rounds", type=int, help="interleaved rounds per profile (default 5, quick 2)")
     ap.add_argument("--duration", type=int, help="seconds per load run (default 2)")
     ap.add_argument("--warmup", type=int, default=1, help="seconds of warm-up per proxy (default 1)")
@@ -70,17 +79,20 @@ def parse_args(argv):
     if args.list:
         for p in profiles.PROFILES:
             flag = "" if p.default else "  (opt-in)"
-            print(f"{p.name:<9} {p.desc}{flag}")
+            print(f"{p.name:<13} {p.desc}{flag}")
         sys.exit(0)
     if args.profile:
         names = []
         for n in args.profile:
             if n == "all":
                 names += [p.name for p in profiles.PROFILES]
+            elif n in profiles.GROUPS:
+                names += profiles.GROUPS[n]
             elif n in profiles.BY_NAME:
                 names.append(n)
             else:
-                ap.error(f"unknown profile {n!r}; known: {', '.join(profiles.BY_NAME)}")
+                ap.error(f"unknown profile {n!r}; known: "
+                         f"{', '.join(list(profiles.BY_NAME) + list(profiles.GROUPS))}")
         names = list(dict.fromkeys(names))
     elif args.quick:
         names = profiles.QUICK
@@ -121,13 +133,38 @@ def _failed_round(rnd, pos, error):
 
 def one_run(lg, stack, name, prof, duration):
     proc, port = stack.proxy[name]
-    url = f"http://127.0.0.1:{port}{prof.path}"
+    url = f"{'https' if prof.tls else 'http'}://127.0.0.1:{port}{prof.path}"
     cpu = proxies.LOAD_CPU if prof.pinned else None
-    return lg.run(url, prof.connections, duration, rate=prof.rate or None,
-                  keepalive=prof.keepalive, cpu=cpu, headers=stack.headers.get(name))
+    tls = {"resume": prof.resume, "max": prof.tls_max} if prof.tls else None
+    res = lg.run(url, prof.connections, duration, rate=prof.rate or None,
+                 keepalive=prof.keepalive, cpu=cpu, headers=stack.headers.get(name), tls=tls)
+    if tls is not None:
+        check_tls(res, prof)
+    return res
+
+
+def check_tls(res, prof):
+    """Resumption and version as the profile asks: with resumption off, one
+    resumed handshake means the shim did not work, and counts as an error;
+    so does a TLS 1.3 handshake when the client was capped at 1.2. With it on, the
+    resumed share is the server's doing and is reported, not judged. With
+    keep-alive, wrk closes no connection, so there is nothing to count."""
+    t = res["tls"]
+    done = t["full"] + t["resumed"]
+    res["tls_resumed_pct"] = t["resumed"] / done * 100 if done and not prof.keepalive else None
+    bad = {}
+    if not prof.keepalive and not prof.resume and t["resumed"]:
+        bad["resumed (expected none)"] = t["resumed"]
+    if prof.tls_max == "1.2" and t["tls1.3"]:
+        bad["TLS 1.3 (expected 1.2)"] = t["tls1.3"]
+    for k, v in bad.items():
+        res["errors"][k] = v
+        res["errors"]["total"] = res["errors"].get("total", 0) + v
 
 
 def run_profile(args, lg, procs, tmp, prof):
+    if prof.tls:
+        lg = args.tls_lg
     stack = proxies.Stack(procs, args.build, tmp, prof, args.workers)
     names = proxies.names(prof)
     data = {name: {"rounds": []} for name in names}
@@ -192,6 +229,8 @@ def run_profile(args, lg, procs, tmp, prof):
                            f"p99 {p99 / 1000 if p99 is not None else float('nan'):6.2f} ms  "
                            f"{res['cpu_us_per_req'] or 0:6.1f} us/req"
                            + f"  other {res['other_cpu_pct']:3.0f}%"
+                           + (f"  resumed {res['tls_resumed_pct']:3.0f}%"
+                              if res.get("tls_resumed_pct") is not None else "")
                            + (f"  ERRORS {err}" if err else ""))
     finally:
         stack.stop()
@@ -221,17 +260,25 @@ def main(argv=None):
     procs = system.Procs()
     results = {}
     try:
-        system.ensure_tools(need_wrk=args.loadgen == "wrk" or (
+        any_tls = any(p.tls for p in args.profiles)
+        system.ensure_tools(need_wrk=any_tls or args.loadgen == "wrk" or (
             args.loadgen == "auto" and not os.access(loadgen.gwbench_path(args.build), os.X_OK)))
         lg = loadgen.pick(args.build, tmp, args.loadgen)
+        args.tls_lg = loadgen.pick_tls(args.build, tmp) if any_tls else None
         versions = system.tool_versions()
         versions["loadgen"] = lg.version()
+        if any_tls:
+            versions["tls_loadgen"] = (f"{args.tls_lg.version()} + "
+                                       f"{os.path.basename(args.tls_lg.shim)}")
+            versions["openssl"] = system.run(["openssl", "version"], timeout=10).stdout.strip()
         plan = planned_seconds(args)
         bound = QUICK_BOUND_S if args.quick else DEFAULT_BOUND_S
         names = " ".join(p.name for p in args.profiles)
         system.log(f"load generator: {lg.name} ({versions['loadgen']})"
                    + ("" if lg.open_loop_exact else
                       "; fixed-rate profile approximated with delay(), no CO correction"))
+        if any_tls:
+            system.log(f"TLS profiles: {versions['tls_loadgen']} ({versions['openssl']})")
         system.log(f"build: {args.build} ({btype}); proxies: gatewayd, {versions['nginx']}, "
                    f"{versions['haproxy']}")
         counts = sorted({len(proxies.names(p)) for p in args.profiles})
@@ -254,7 +301,9 @@ def main(argv=None):
     mach = system.machine()
     print(text)
     print()
-    print(f"load generator: {lg.name}; {mach['nproc']} CPUs ({mach['cpu']}), kernel "
+    print(f"load generator: {lg.name}"
+          + (f" (TLS profiles: {versions['tls_loadgen']})" if args.tls_lg else "")
+          + f"; {mach['nproc']} CPUs ({mach['cpu']}), kernel "
           f"{mach['kernel']}; load average {la0[0]:.2f} before, {la1[0]:.2f} after; "
           f"{elapsed:.0f} s")
     if args.json:
@@ -263,6 +312,7 @@ def main(argv=None):
             "started": started, "elapsed_s": elapsed, "planned_s": plan,
             "machine": mach, "versions": versions, "loadavg_before": la0, "loadavg_after": la1,
             "loadgen": {"name": lg.name, "open_loop_exact": lg.open_loop_exact},
+            "tls_loadgen": versions.get("tls_loadgen"),
             "build": {"dir": args.build, "buildtype": btype},
             "settings": {"rounds": args.rounds, "duration_s": args.duration,
                          "warmup_s": args.warmup, "workers": args.workers},

@@ -57,7 +57,8 @@ def apt_install(packages):
 
 
 def ensure_tools(need_wrk):
-    """Install nginx-light / haproxy / wrk from Debian when missing."""
+    """Install nginx-light / haproxy / wrk from Debian when missing (openssl,
+    which the TLS profiles use for their certificate, is in tests/deps.sh)."""
     want = []
     if not which("nginx"):
         want.append("nginx-light")
@@ -115,6 +116,8 @@ def ensure_build(root, build, explicit):
     r = run(["ninja", "-C", build, "-t", "targets", "all"], timeout=60)
     if "bench/gwbench/gwbench:" in r.stdout:
         targets.append("bench/gwbench/gwbench")
+    if "bench/wrk-tls-sessions.so:" in r.stdout:   # the TLS profiles' wrk shim
+        targets.append("bench/wrk-tls-sessions.so")
     log(f"ninja -C {build} {' '.join(targets)}")
     r = run(["ninja", "-C", build] + targets, timeout=1200)
     if r.returncode != 0:
