@@ -10,7 +10,7 @@
 #include "conf/internal.h"
 
 #define GATEWAY_MAX_WORKERS 256
-#define GATEWAY_SHM_MIN (8ull << 20)
+#define GATEWAY_SHM_MIN (16ull << 20)	/* shm/segment.h's SHM_MIN_SIZE */
 #define GATEWAY_SHM_MAX (4ull << 30)
 #define GATEWAY_CONTROL_DEFAULT "/run/gatewayd.sock"
 #define GATEWAY_ADMIN_DEFAULT "127.0.0.1:9901"

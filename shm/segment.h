@@ -28,7 +28,8 @@ enum shm_region {
 #define SHM_MAX_WORKERS		64u	/* worker ids, including draining generations */
 #define SHM_MAX_INSTANCES	1024u	/* instance slots, all services together */
 #define SHM_MAX_SERVICES	256u
-#define SHM_MIN_SIZE		(8ull << 20)
+#define SHM_MIN_SIZE		(16ull << 20)	/* fixed regions take about 8 MiB; the
+						 * rest is rate-limit buckets */
 #define SHM_CONNLIMIT_BUCKETS	1024u	/* x 14 addresses (shm/connlimit.h) */
 
 /* A process's mapping of the segment. */

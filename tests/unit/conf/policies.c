@@ -110,13 +110,13 @@ static void test_gateway(void)
 {
 	struct loaded l = load_ok("[gateway]\n"
 				  "listen = 127.0.0.1:8080\n"
-				  "shm_size = 8M\n"
+				  "shm_size = 16M\n"
 				  "control = run/gw.sock\n"
 				  "admin_listen = [::1]:0\n"
 				  "admin_token = abcdefghijklmnop\n" SVC RT);
 
 	if (l.cfg) {
-		CHECK_INT(l.cfg->shm_size, 8 << 20);
+		CHECK_INT(l.cfg->shm_size, 16 << 20);
 		CHECK_STR(l.cfg->control_path, "run/gw.sock");
 		CHECK(l.cfg->admin_enabled);
 		CHECK_STR(l.cfg->admin_addr.text, "[::1]:0");
@@ -503,9 +503,9 @@ static const struct {
 } error_cases[] = {
 	/* [gateway] */
 	{ GW "shm_size = 1M\n" SVC RT,
-	  "x.ini:3: 'shm_size' must be 8388608..4294967296 bytes, not 1M\n" },
+	  "x.ini:3: 'shm_size' must be 16777216..4294967296 bytes, not 1M\n" },
 	{ GW "shm_size = 5G\n" SVC RT,
-	  "x.ini:3: 'shm_size' must be 8388608..4294967296 bytes, not 5G\n" },
+	  "x.ini:3: 'shm_size' must be 16777216..4294967296 bytes, not 5G\n" },
 	{ GW "shm_size = lots\n" SVC RT, "x.ini:3: bad size 'lots' for 'shm_size'\n" },
 	{ GW "control =\n" SVC RT, "x.ini:3: empty value for 'control' (want a socket path or off)\n" },
 	{ GW "control = /" "0123456789012345678901234567890123456789012345678901234567890123456789"
