@@ -50,22 +50,6 @@ static void apikeys_begin(struct conf_parser *p, const char *name)
 	a->header_lower = conf__strdup(p, "x-api-key");
 }
 
-/* <value> as a path: absolute, or relative to the config file's directory
- * (as a [jwt] section's jwks). */
-static char *apikeys_resolve(struct conf_parser *p, const char *value)
-{
-	const char *slash = strrchr(p->name, '/');
-	char *out;
-
-	if (value[0] == '/' || !slash)
-		return conf__strdup(p, value);
-	if (asprintf(&out, "%.*s/%s", (int)(slash - p->name), p->name, value) < 0) {
-		p->oom = true;
-		return NULL;
-	}
-	return out;
-}
-
 /* A problem inside the store, at its own file and line. */
 static void apikeys_report(void *arg, int line, const char *msg)
 {
@@ -86,7 +70,7 @@ static void apikeys_file(struct conf_parser *p, const char *key, const char *val
 		conf__error(p, p->line, "empty value for '%s' (want the path of the key store)", key);
 		return;
 	}
-	a->file = apikeys_resolve(p, value);
+	a->file = conf__path(p, value);
 	if (!a->file)
 		return;
 	err = keystore_load(a->file, apikeys_report, p, &a->store, &a->store_created);
