@@ -305,10 +305,6 @@ void conf__validate_upstream_tls(struct conf_parser *p, struct gw_service_conf *
 				    svc->name);
 		return;
 	}
-	/* The master's health checks speak plain HTTP. */
-	if (svc->health.path)
-		conf__error(p, svc->health.line, "service '%s': active health checks over TLS are "
-			    "not supported (remove health, or rely on the breaker)", svc->name);
 	if (!t->sni)
 		t->sni = instance_name(p, svc);
 	rc = tls_client_new(t->ca, t->verify, &t->client, err, sizeof(err));

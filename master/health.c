@@ -1,6 +1,9 @@
 /* Active health checks (see health.h), one small state machine per target.
  *
- * States of a check: idle -> connecting -> sending -> reading -> idle. A
+ * States of a check: idle -> connecting [-> handshake] -> sending ->
+ * reading -> idle (the handshake for a service with tls = yes, then
+ * SSL_write/SSL_read on the same nonblocking socket: OpenSSL's WANT_READ
+ * and WANT_WRITE become the poll to wait for). A
  * check leaves idle when its target's start time comes (health_tick) and
  * returns to idle through check_end() alone, which closes its socket,
  * cancels its poll and records exactly one result. Every socket is
@@ -30,16 +33,22 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <arpa/inet.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
 #include "lib/clock.h"
 #include "lib/log.h"
 #include "master/master.h"
 #include "master/mio.h"
+#include "tls/client.h"
 
 #define HC_RESP_MAX	256u	/* a status line longer than this is malformed */
 
 enum hc_state {
 	HC_IDLE = 0,
 	HC_CONNECTING,			/* waiting for POLLOUT, then SO_ERROR */
+	HC_HANDSHAKE,			/* TLS: SSL_connect until it completes */
 	HC_SENDING,			/* req[sent..req_len) still to write */
 	HC_READING,			/* resp[0..got) holds no full line yet */
 };
@@ -48,6 +57,7 @@ struct hc_entry {
 	struct health_target t;		/* conf borrowed from the caller */
 	enum hc_state state;
 	int fd;				/* -1 when idle */
+	SSL *ssl;			/* TLS targets, from the handshake on */
 	bool armed;			/* a poll with <tag> is in the ring */
 	bool fresh;			/* no result yet: the next one starts a streak */
 	unsigned events;		/* of the armed or pending poll; 0 = none */
@@ -109,6 +119,8 @@ static void check_close(struct master *m, struct hc_entry *e, size_t i)
 	if (e->armed)
 		mio_cancel(m, MIO_HEALTH, (uint32_t)i, e->tag);
 	e->armed = false;
+	SSL_free(e->ssl);
+	e->ssl = NULL;
 	if (e->fd >= 0)
 		close(e->fd);
 	e->fd = -1;
@@ -206,6 +218,52 @@ static int step_connected(struct hc_entry *e)
 		err = errno;
 	if (err)
 		return done(e, 0, strerror(err));
+	e->state = e->t.tls ? HC_HANDSHAKE : HC_SENDING;
+	return HC_NEXT;
+}
+
+/* What an SSL call's failure means for the check: the poll to wait for,
+ * or the check's end with OpenSSL's reason ("certificate verify failed"). */
+static int ssl_wait(struct hc_entry *e, int ret)
+{
+	static char why[128];
+	unsigned long code;
+
+	switch (SSL_get_error(e->ssl, ret)) {
+	case SSL_ERROR_WANT_READ:
+		return POLLIN;
+	case SSL_ERROR_WANT_WRITE:
+		return POLLOUT;
+	case SSL_ERROR_ZERO_RETURN:
+		return done(e, 0, "connection closed before a status line");
+	default:
+		code = ERR_peek_last_error();
+		snprintf(why, sizeof(why), "the TLS handshake failed: %s",
+			 code && ERR_reason_error_string(code) ? ERR_reason_error_string(code)
+							      : "no reason given");
+		ERR_clear_error();
+		return done(e, 0, why);	/* record() reads it at once */
+	}
+}
+
+static int step_handshake(struct hc_entry *e)
+{
+	int ret;
+
+	if (!e->ssl) {
+		char ip[INET6_ADDRSTRLEN] = "";
+		const void *a = e->t.addr.ss_family == AF_INET6
+			? (const void *)&((const struct sockaddr_in6 *)&e->t.addr)->sin6_addr
+			: (const void *)&((const struct sockaddr_in *)&e->t.addr)->sin_addr;
+
+		inet_ntop(e->t.addr.ss_family, a, ip, sizeof(ip));
+		e->ssl = tls_client_ssl(e->t.tls, e->t.sni, ip, NULL);
+		if (!e->ssl || SSL_set_fd(e->ssl, e->fd) != 1)
+			return done(e, 0, strerror(ENOMEM));
+	}
+	ret = SSL_connect(e->ssl);
+	if (ret != 1)
+		return ssl_wait(e, ret);
 	e->state = HC_SENDING;
 	return HC_NEXT;
 }
@@ -213,7 +271,17 @@ static int step_connected(struct hc_entry *e)
 static int step_send(struct hc_entry *e)
 {
 	while (e->sent < e->req_len) {
-		ssize_t w = send(e->fd, e->req + e->sent, e->req_len - e->sent, MSG_NOSIGNAL);
+		ssize_t w;
+
+		if (e->ssl) {
+			int n = SSL_write(e->ssl, e->req + e->sent, (int)(e->req_len - e->sent));
+
+			if (n <= 0)
+				return ssl_wait(e, n);
+			e->sent += (size_t)n;
+			continue;
+		}
+		w = send(e->fd, e->req + e->sent, e->req_len - e->sent, MSG_NOSIGNAL);
 
 		if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
 			return POLLOUT;
@@ -241,7 +309,17 @@ static int step_read(struct hc_entry *e)
 	int status;
 
 	while (!eol && e->got < sizeof(e->resp)) {
-		ssize_t r = recv(e->fd, e->resp + e->got, sizeof(e->resp) - e->got, 0);
+		ssize_t r;
+
+		if (e->ssl) {
+			int n = SSL_read(e->ssl, e->resp + e->got, (int)(sizeof(e->resp) - e->got));
+
+			if (n <= 0)
+				return ssl_wait(e, n);
+			r = n;
+		} else {
+			r = recv(e->fd, e->resp + e->got, sizeof(e->resp) - e->got, 0);
+		}
 
 		if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
 			return POLLIN;
@@ -265,6 +343,7 @@ static void check_run(struct master *m, size_t i, uint64_t now)
 		switch (e->state) {
 		case HC_IDLE:		r = step_open(e); break;
 		case HC_CONNECTING:	r = step_connected(e); break;
+		case HC_HANDSHAKE:	r = step_handshake(e); break;
 		case HC_SENDING:	r = step_send(e); break;
 		default:		r = step_read(e); break;
 		}
@@ -369,6 +448,7 @@ static void adopt(struct master *m, struct hc_entry *v, size_t ni, size_t oi)
 	v[ni].t = t;
 	v[ni].armed = old->armed && oi == ni;
 	old->fd = -1;
+	old->ssl = NULL;
 	old->req = NULL;
 	old->armed = false;
 }

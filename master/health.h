@@ -2,7 +2,9 @@
  *
  * For every instance of a service with a `health = PATH ...` line, the
  * master connects every interval, sends "GET PATH HTTP/1.1" with
- * Connection: close, and reads the status line. 2xx and 3xx count as a
+ * Connection: close (over TLS, verified as the service's upstream
+ * connections are, when the service has tls = yes), and reads the status
+ * line. 2xx and 3xx count as a
  * success; anything else, a refused or reset connection, or no status line
  * within the timeout count as a failure. `rise` successes in a row mark a
  * down instance up, `fall` failures in a row mark an up one down; the
@@ -19,6 +21,7 @@
 
 struct master;
 struct health_checker;
+struct tls_client;
 
 /* One instance to check. */
 struct health_target {
@@ -29,6 +32,8 @@ struct health_target {
 	char service[64];			/* service name, for logs */
 	char host[256];				/* Host header value */
 	const struct gw_health_conf *conf;	/* borrowed; path != NULL */
+	struct tls_client *tls;			/* borrowed; NULL = plain HTTP */
+	const char *sni;			/* borrowed: the service's tls_sni, or NULL */
 };
 
 /* Create the checker (no targets yet). NULL on ENOMEM. */

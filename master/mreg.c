@@ -178,6 +178,8 @@ static int sync_health(struct master *m)
 		snprintf(t[n].service, sizeof(t[n].service), "%s", in->service);
 		snprintf(t[n].host, sizeof(t[n].host), "%s", in->host);
 		t[n].conf = &m->reg->cfg->services[svc].health;
+		t[n].tls = m->reg->cfg->services[svc].tls.client;
+		t[n].sni = m->reg->cfg->services[svc].tls.sni;
 		n++;
 	}
 	ret = m->health ? health_set_targets(m, t, n) : 0;

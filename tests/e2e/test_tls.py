@@ -491,6 +491,24 @@ class UpstreamTls(unittest.TestCase):
         gw = self.front("tls_ca = %s\ntls_sni = wrong.test" % path("ca.pem"))
         self.assertEqual(self.get(gw)[0], 502)
 
+    def test_health_checks_over_tls(self):
+        gw = self.front("tls_ca = %s\nhealth = /healthz interval=1s timeout=1s rise=1 fall=3"
+                        % path("ca.pem"))
+        # Checks pass: the backend saw them over TLS.
+        gwtest.wait_until(lambda: any(e.get("path") == "/healthz" and e["tls"] == "TLSv1.3"
+                                      for e in self.back.access_log()),
+                          what="a health check over TLS")
+        self.assertEqual(self.get(gw)[0], 200)
+        # A name the certificate does not carry: every check fails its
+        # handshake, the instance goes down, and requests get 503 at once.
+        bad = self.front("tls_ca = %s\ntls_sni = wrong.test\n"
+                         "health = /healthz interval=200ms timeout=200ms rise=1 fall=1"
+                         % path("ca.pem"))
+        bad.wait_line("is down (1 failure in a row; last: the TLS handshake failed: "
+                      "certificate verify failed)")
+        status, body = self.get(bad)
+        self.assertEqual(status, 503, body)
+
     def test_verify_off_warns_and_connects(self):
         gw = self.front("tls_verify = no")
         self.assertEqual(self.get(gw)[0], 200)
