@@ -27,6 +27,8 @@ struct fuzz_http_target {
 	const char *name;		/* in the abort report, e.g. "http_request" */
 	bool response;			/* parse responses, not requests */
 	uint32_t max_head;		/* head limit for this input, bytes */
+	unsigned max_fields;		/* requests: http_parser_limits(); 0 = none */
+	uint32_t max_line;
 	enum http_method method;	/* the request's method, for response bodies */
 	/* Checks a head that ended in HTTP_ERROR. */
 	void (*check_error)(const struct fuzz_http_target *t, const struct http_parser *p);
@@ -74,8 +76,10 @@ static inline void fuzz_head_split(const struct fuzz_http_target *t, const char 
 	cuts[0] = a < b ? a : b;
 	cuts[1] = a < b ? b : a;
 	cuts[2] = len;
-	head_run(t->response, s, &len, 1, t->max_head, 0x00, whole);
-	head_run(t->response, s, cuts, 3, t->max_head, 0xff, split);
+	head_run_limits(t->response, s, &len, 1, t->max_head, t->max_fields, t->max_line, 0x00,
+			whole);
+	head_run_limits(t->response, s, cuts, 3, t->max_head, t->max_fields, t->max_line, 0xff,
+			split);
 	head_compare(__LINE__, "three-piece", t->response, whole, split);
 	if (check_failures)
 		fuzz_fail(t->name, "head split differs");

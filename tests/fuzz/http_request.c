@@ -2,8 +2,10 @@
  * connection's byte stream that may hold several pipelined requests.
  *
  * The whole input is the stream, so plain HTTP seeds work as they are. Its
- * bytes also steer the run: a hash of them picks the cut points, and a last
- * byte >= 0x80 picks a small head limit. For each message: parse it whole
+ * bytes also steer the run: a hash of them picks the cut points, a last
+ * byte >= 0x80 picks a small head limit, and the byte before it may pick a
+ * field-count limit (bit 7) and a request-line limit (bit 6), as
+ * max_headers and max_request_line set. For each message: parse it whole
  * and in three pieces, which must agree exactly; check what a DONE head
  * promises (spans inside the head, sane framing); then frame the body whole
  * and in two pieces, which must agree too, and go on after the body. Any
@@ -32,6 +34,12 @@ static void check_done(const struct fuzz_http_target *t, const struct head_run *
 	uint32_t end = h->head_len;
 
 	fuzz_head_bounds(t, h, len);
+	if (t->max_fields && h->n_fields > t->max_fields)
+		fuzz_fail(t->name, "more fields than max_fields");
+	/* METHOD SP TARGET SP HTTP/1.x: the line max_line bounds. */
+	if (t->max_line &&
+	    req->target.off + req->target.len + 9 - req->method_name.off > t->max_line)
+		fuzz_fail(t->name, "request line longer than max_line");
 	if (!req->method_name.len || !req->target.len || h->content_length < -1 ||
 	    (h->chunked && h->content_length != -1))
 		fuzz_fail(t->name, "request line or framing");
@@ -66,9 +74,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		.body_step = body_step,
 	};
 
-	if (size < 2)
+	if (size < 3)
 		return 0;
 	t.max_head = data[size - 1] & 0x80 ? 16 + (data[size - 1] & 0x7f) * 4 : 65536;
+	t.max_fields = data[size - 2] & 0x80 ? 1 + (data[size - 2] & 0x1fu) : 0;
+	t.max_line = data[size - 2] & 0x40 ? 8 + (data[size - 2] & 0x3fu) * 4 : 0;
 	fuzz_http_walk(&t, data, size);
 	return 0;
 }

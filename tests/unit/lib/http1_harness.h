@@ -51,15 +51,19 @@ static inline char *dup_bytes(const char *src, size_t len)
 	return b;
 }
 
-/* Grow the buffer to each of cuts[0..ncuts) (ascending) and parse. */
-static inline void head_run(bool response, const char *msg, const size_t *cuts, size_t ncuts,
-			    uint32_t max_head, uint8_t poison, struct head_run *r)
+/* Grow the buffer to each of cuts[0..ncuts) (ascending) and parse, with
+ * http_parser_limits(<max_fields>, <max_line>) unless both are 0. */
+static inline void head_run_limits(bool response, const char *msg, const size_t *cuts,
+				   size_t ncuts, uint32_t max_head, unsigned max_fields,
+				   uint32_t max_line, uint8_t poison, struct head_run *r)
 {
 	char *buf;
 	size_t i;
 
 	memset(r, poison, sizeof(*r));
 	http_parser_init(&r->p, max_head);
+	if (max_fields || max_line)
+		http_parser_limits(&r->p, max_fields, max_line);
 	r->rc = HTTP_AGAIN;
 	for (i = 0; i < ncuts && r->rc == HTTP_AGAIN; i++) {
 		buf = dup_bytes(msg, cuts[i]);
@@ -69,6 +73,12 @@ static inline void head_run(bool response, const char *msg, const size_t *cuts, 
 			r->rc = http_parse_request(&r->p, buf, cuts[i], &r->req);
 		free(buf);
 	}
+}
+
+static inline void head_run(bool response, const char *msg, const size_t *cuts, size_t ncuts,
+			    uint32_t max_head, uint8_t poison, struct head_run *r)
+{
+	head_run_limits(response, msg, cuts, ncuts, max_head, 0, 0, poison, r);
 }
 
 static inline bool span_same(struct http_span a, struct http_span b)
