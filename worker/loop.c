@@ -170,6 +170,15 @@ static void drain_accept_queue(struct worker *w, uint32_t listener)
 		client_accept(w, fd, listener);
 }
 
+static bool accepts_armed(const struct worker *w)
+{
+	for (size_t i = 0; i < w->n_listen_fds; i++) {
+		if (w->accept_armed[i])
+			return true;
+	}
+	return false;
+}
+
 static void on_accept(struct worker *w, uint32_t listener, const struct io_uring_cqe *cqe)
 {
 	if (!(cqe->flags & IORING_CQE_F_MORE)) {
@@ -178,6 +187,8 @@ static void on_accept(struct worker *w, uint32_t listener, const struct io_uring
 			arm_accept(w, listener);
 		else if (w->draining)
 			drain_accept_queue(w, listener);
+		if (w->draining && !accepts_armed(w))
+			log_info("stopped accepting");	/* nothing new is served after this */
 	}
 	/* A connection accepted before the cancel took effect is served
 	 * (its response closes it): the client knows nothing of the drain. */
@@ -238,15 +249,6 @@ static void dispatch(struct worker *w, const struct io_uring_cqe *cqe)
 	case OP__COUNT:
 		break;
 	}
-}
-
-static bool accepts_armed(const struct worker *w)
-{
-	for (size_t i = 0; i < w->n_listen_fds; i++) {
-		if (w->accept_armed[i])
-			return true;
-	}
-	return false;
 }
 
 static void on_timer(struct timer *t, void *arg)

@@ -112,8 +112,14 @@ class Pinning(unittest.TestCase):
         _, gw = gwtest.echo_behind_gateway(self, workers=2, pin_workers="yes")
         workers = gwtest.wait_until(lambda: len(gw.workers()) == 2 and gw.workers(),
                                     what="two workers")
-        masks = sorted(tuple(sorted(os.sched_getaffinity(p))) for p in workers)
-        self.assertEqual(masks, [(cpus[0],), (cpus[1],)])
+
+        # A worker pins itself first thing after fork, and "master: ready"
+        # may come before that: wait for both to have done it.
+        def masks():
+            m = sorted(tuple(sorted(os.sched_getaffinity(p))) for p in workers)
+            return m if all(len(x) == 1 for x in m) else None
+        self.assertEqual(gwtest.wait_until(masks, what="both workers pinned"),
+                         [(cpus[0],), (cpus[1],)])
         self.assertEqual(gwtest.request(gw.port, "GET", "/x").status, 200)
 
 

@@ -81,9 +81,12 @@ class Process(unittest.TestCase):
 
         mark = len(self.gw.lines())
         self.gw.proc.kill(signal.SIGTERM)
-        # The worker's own line (not the master's "SIGTERM: draining"):
-        # from here on it accepts nothing new.
-        self.gw.log.wait_for(lambda l: re.search(r"worker \d+: draining", l), start=mark)
+        # The worker's own line, once its accept is cancelled and whatever
+        # was already queued for it taken: from here on nothing new is
+        # served. (A connection that reached the socket before that is
+        # served, as the client knows nothing of the drain.)
+        self.gw.log.wait_for(lambda l: re.search(r"worker \d+: stopped accepting", l),
+                             start=mark)
 
         # No new connection is served from now on.
         late = None
