@@ -318,6 +318,7 @@ struct gw_tls_conf {
 	size_t n_certs;
 	bool tls13_only;		/* min_version = TLSv1.3 (else TLSv1.2) */
 	char *client_ca;		/* PEM bundle; NULL = no mTLS */
+	int client_ca_line;
 	enum gw_client_cert client_cert;
 	unsigned client_cert_status;	/* 400 (default) or 403 on a failed check */
 	char *client_subject_header;	/* default X-Client-Subject */

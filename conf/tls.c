@@ -104,6 +104,7 @@ static void tls_client_ca(struct conf_parser *p, const char *key, const char *va
 {
 	(void)key;
 	p->cfg->tls.client_ca = conf__path(p, value);
+	p->cfg->tls.client_ca_line = p->line;
 }
 
 static void tls_client_cert(struct conf_parser *p, const char *key, const char *value)
@@ -224,7 +225,7 @@ static void tls_build(struct conf_parser *p, struct gw_tls_conf *t)
 	if (rc == -ENOMEM)
 		p->oom = true;
 	else if (rc)
-		conf__error(p, failed < t->n_certs ? t->certs[failed].line : t->line,
+		conf__error(p, failed < t->n_certs ? t->certs[failed].line : t->client_ca_line,
 			    "%s", err);
 	free(certs);
 }

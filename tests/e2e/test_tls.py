@@ -361,6 +361,11 @@ class BadCertificates(unittest.TestCase):
         self.assertIn("[tls] has a listen but no cert", r.stderr)
         r = self.check(conf(1, "client_cert = optional\n"))
         self.assertIn("client_cert needs client_ca", r.stderr)
+        text = conf(1, "client_ca = %s\n" % path("nothing.pem"))
+        r = self.check(text)
+        self.assertIn("gw.ini:%d: %s: No such file or directory"
+                      % (text.splitlines().index("client_ca = %s" % path("nothing.pem")) + 1,
+                         path("nothing.pem")), r.stderr)
 
 
 class CertificateReload(unittest.TestCase):
