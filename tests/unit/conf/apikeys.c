@@ -22,40 +22,13 @@
 static char dir[] = "/tmp/gw-conf-apikeys-XXXXXX";
 static char store[96], missing[96], open_store[96], bad_store[96];
 
-static void write_file(const char *path, const char *text, mode_t mode)
-{
-	FILE *f = fopen(path, "w");
-
-	if (!f || fputs(text, f) < 0 || fclose(f) != 0 || chmod(path, mode) != 0) {
-		perror(path);
-		exit(T_EXIT_FAIL);
-	}
-}
-
 /* Load HEAD + <ini> with @STORE@ (etc.) replaced by the files' paths. */
 static struct loaded load_keys(const char *ini)
 {
-	char *a = replace_all(ini, "@STORE@", store);
-	char *b = replace_all(a, "@MISSING@", missing);
-	char *c = replace_all(b, "@OPEN@", open_store);
-	char *d = replace_all(c, "@BAD@", bad_store);
-	char *text = malloc(strlen(HEAD) + strlen(d) + 1);
-	struct loaded l;
+	static const char *const names[] = { "@STORE@", "@MISSING@", "@OPEN@", "@BAD@" };
+	const char *const paths[] = { store, missing, open_store, bad_store };
 
-	if (!text)
-		abort();
-	strcpy(text, HEAD);
-	strcat(text, d);
-	l = load(text);
-	free(a);
-	free(b);
-	free(c);
-	free(d);
-	free(text);
-	a = replace_all(l.diag, dir, "DIR");
-	free(l.diag);
-	l.diag = a;
-	return l;
+	return load_with_files(HEAD, ini, names, paths, 4, dir);
 }
 
 static void test_good(void)

@@ -23,41 +23,14 @@
 static char dir[] = "/tmp/gw-conf-jwt-XXXXXX";
 static char good[64], bad[64], empty[64], missing[64];
 
-static void write_file(const char *path, const char *text)
-{
-	FILE *f = fopen(path, "w");
-
-	if (!f || fputs(text, f) < 0 || fclose(f) != 0) {
-		perror(path);
-		exit(T_EXIT_FAIL);
-	}
-}
-
-/* Load HEAD + <ini> with every "@GOOD@" (etc.) replaced by the file's path. */
+/* Load HEAD + <ini> with every "@GOOD@" (etc.) replaced by the file's path;
+ * paths show as "DIR/..." in the messages. */
 static struct loaded load_jwt(const char *ini)
 {
-	char *a = replace_all(ini, "@GOOD@", good);
-	char *b = replace_all(a, "@BAD@", bad);
-	char *c = replace_all(b, "@EMPTY@", empty);
-	char *d = replace_all(c, "@MISSING@", missing);
-	char *text = malloc(strlen(HEAD) + strlen(d) + 1);
-	struct loaded l;
+	static const char *const names[] = { "@GOOD@", "@BAD@", "@EMPTY@", "@MISSING@" };
+	const char *const paths[] = { good, bad, empty, missing };
 
-	if (!text)
-		abort();
-	strcpy(text, HEAD);
-	strcat(text, d);
-	l = load(text);
-	free(a);
-	free(b);
-	free(c);
-	free(d);
-	free(text);
-	/* Show paths as their placeholders again. */
-	a = replace_all(l.diag, dir, "DIR");
-	free(l.diag);
-	l.diag = a;
-	return l;
+	return load_with_files(HEAD, ini, names, paths, 4, dir);
 }
 
 static void test_section(void)
@@ -335,9 +308,9 @@ int main(void)
 	snprintf(bad, sizeof(bad), "%s/bad.json", dir);
 	snprintf(empty, sizeof(empty), "%s/empty.json", dir);
 	snprintf(missing, sizeof(missing), "%s/missing.json", dir);
-	write_file(good, OCT_JWKS);
-	write_file(bad, "not json");
-	write_file(empty, "{\"keys\":[]}");
+	write_file(good, OCT_JWKS, 0600);
+	write_file(bad, "not json", 0600);
+	write_file(empty, "{\"keys\":[]}", 0600);
 	test_section();
 	test_relative_path();
 	test_errors();

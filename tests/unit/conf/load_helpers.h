@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "conf/config.h"
@@ -72,6 +73,47 @@ static struct loaded load_len(const char *ini, size_t len)
 static struct loaded load(const char *ini)
 {
 	return load_len(ini, strlen(ini));
+}
+
+/* Write a fixture file with <mode>; any failure ends the test. */
+static inline void write_file(const char *path, const char *text, unsigned mode)
+{
+	FILE *f = fopen(path, "w");
+
+	if (!f || fputs(text, f) < 0 || fclose(f) != 0 || chmod(path, mode) != 0) {
+		perror(path);
+		exit(T_EXIT_FAIL);
+	}
+}
+
+/* Load <head> + <ini> with every names[i] ("@GOOD@") replaced by paths[i],
+ * and the fixtures' directory <dir> shown as "DIR" in the messages. */
+static inline struct loaded load_with_files(const char *head, const char *ini,
+					    const char *const *names, const char *const *paths,
+					    size_t n, const char *dir)
+{
+	char *body = strdup(ini), *text, *t;
+	struct loaded l;
+
+	if (!body)
+		abort();
+	for (size_t i = 0; i < n; i++) {
+		t = replace_all(body, names[i], paths[i]);
+		free(body);
+		body = t;
+	}
+	text = malloc(strlen(head) + strlen(body) + 1);
+	if (!text)
+		abort();
+	strcpy(text, head);
+	strcat(text, body);
+	l = load(text);
+	free(body);
+	free(text);
+	t = replace_all(l.diag, dir, "DIR");
+	free(l.diag);
+	l.diag = t;
+	return l;
 }
 
 static void loaded_free(struct loaded *l)
