@@ -212,7 +212,8 @@ class TlsBasics(unittest.TestCase):
             if n >= 8 and all(after[i] > before[i] for i in before):
                 break
         self.assertTrue(all(after[i] > before[i] for i in before), (before, after))
-        self.assertTrue(any(e.get("tls_resumed") for e in self.gw.access_log()))
+        gwtest.wait_until(lambda: any(e.get("tls_resumed") for e in self.gw.access_log()),
+                          what="a resumed connection in the access log")
 
     def test_tls12_resumes_by_ticket_too(self):
         sess = path("tls12.sess")
@@ -465,17 +466,24 @@ class UpstreamTls(unittest.TestCase):
         status, body = self.get(gw, "/down?size=2000000")
         self.assertEqual((status, len(body)), (200, 2000000))
         # The backend saw TLS, SNI localhost got certificate a.
-        tls_entries = [e for e in self.back.access_log() if e.get("path", "").startswith("/v")]
-        self.assertTrue(tls_entries and all(e["tls"] == "TLSv1.3" for e in tls_entries))
+        # The backend logs a request after answering it: wait for all five.
+        def backend_entries():
+            found = [e for e in self.back.access_log() if e.get("path", "").startswith("/v")]
+            return found if len(found) == 5 else None
+        tls_entries = gwtest.wait_until(backend_entries, what="the backend's five /v entries")
+        self.assertTrue(all(e["tls"] == "TLSv1.3" for e in tls_entries), tls_entries)
 
     def test_new_upstream_connections_resume_the_session(self):
         gw = self.front("tls_ca = %s\nkeepalive = 0" % path("ca.pem"))
         for i in range(6):
             status, body = self.get(gw, "/r%d" % i)
             self.assertEqual(status, 200, body)
-        entries = {e["path"]: e for e in self.back.access_log()
-                   if e.get("path", "").startswith("/r")}
-        self.assertEqual(len(entries), 6)
+        # The backend logs a request after answering it: wait for all six.
+        def backend_entries():
+            found = {e["path"]: e for e in self.back.access_log()
+                     if e.get("path", "").startswith("/r")}
+            return found if len(found) == 6 else None
+        entries = gwtest.wait_until(backend_entries, what="the backend's six /r entries")
         # Each request had its own connection; every worker's first one is a
         # full handshake, and the rest resume the session it got.
         resumed = sum(1 for e in entries.values() if e["tls_resumed"])
