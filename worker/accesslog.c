@@ -4,12 +4,15 @@
  * {"time":"2026-11-28T20:37:12.345Z","request_id":"...","client":"127.0.0.1",
  *  "method":"GET","path":"/v1/users?x=1","status":200,"bytes_in":78,
  *  "bytes_out":512,"route":"users","upstream":"127.0.0.1:9001","attempts":1,
- *  "duration_ms":1.234,"upstream_ms":0.987}
+ *  "duration_ms":1.234,"upstream_ms":0.987,"tls":"TLSv1.3","tls_resumed":false,
+ *  "consumer":"acme"}
  *
  * "client" is the client's address as the acl stage resolved it: the
  * peer, or what a trusted proxy's X-Forwarded-For names (worker/access.c).
  * "upstream" is the instance of the last attempt; "attempts" counts them
  * (more than one after retries, 0 when no instance was picked).
+ * "consumer" is the API key's consumer when a key authenticated the
+ * request ("" otherwise).
  * The stage also counts the response in the worker's shared counters. */
 #include <stdio.h>
 #include <string.h>
@@ -45,6 +48,7 @@ static void count_response(struct worker *w, const struct exchange *ex)
 enum stage_result stage_log(struct worker *w, struct exchange *ex)
 {
 	char line[4096], when[48], method[64], target[3 * LOG_TARGET_MAX], route[160];
+	char consumer[2 * sizeof(ex->consumer)];
 	const struct gw_config *cfg = w->cfg;
 	uint64_t now = clock_mono_ns();
 	const struct tlsio *tls = ex->client->tls;
@@ -58,6 +62,7 @@ enum stage_result stage_log(struct worker *w, struct exchange *ex)
 	json_escape(method, sizeof(method), ex->method_name);
 	json_escape(target, sizeof(target), ex->target);
 	json_escape(route, sizeof(route), ex->route >= 0 ? cfg->routes[ex->route].name : "");
+	json_escape(consumer, sizeof(consumer), ex->consumer);
 	if (ex->t_up_start_ns) {
 		upstream = ex->inst.text;
 		uint64_t end = ex->t_up_end_ns ? ex->t_up_end_ns : now;
@@ -67,11 +72,11 @@ enum stage_result stage_log(struct worker *w, struct exchange *ex)
 		"{\"time\":\"%s\",\"request_id\":\"%s\",\"client\":\"%s\",\"method\":\"%s\","
 		"\"path\":\"%s\",\"status\":%u,\"bytes_in\":%llu,\"bytes_out\":%llu,"
 		"\"route\":\"%s\",\"upstream\":\"%s\",\"attempts\":%u,\"duration_ms\":%.3f,"
-		"\"upstream_ms\":%.3f,\"tls\":\"%s\",\"tls_resumed\":%s}\n",
+		"\"upstream_ms\":%.3f,\"tls\":\"%s\",\"tls_resumed\":%s,\"consumer\":\"%s\"}\n",
 		when, ex->request_id, ex->client_ip, method, target, ex->status,
 		(unsigned long long)ex->bytes_in, (unsigned long long)ex->bytes_out, route, upstream,
 		(unsigned)ex->attempts, ex->t_start_ns ? (double)(now - ex->t_start_ns) / 1e6 : 0.0, up_ms,
-		tls ? tlsio_version(tls) : "", tls && tlsio_resumed(tls) ? "true" : "false");
+		tls ? tlsio_version(tls) : "", tls && tlsio_resumed(tls) ? "true" : "false", consumer);
 	if (n > 0 && (size_t)n < sizeof(line))
 		appender_push(&w->access_log, line, (size_t)n);
 	return STAGE_CONTINUE;

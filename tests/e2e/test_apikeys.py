@@ -171,6 +171,10 @@ class ApiKeys(unittest.TestCase):
         self.assertEqual(sent.get("x-consumer"), "erin")
         self.assertNotIn("x-api-key", sent)
         self.assertNotIn(key, r.body.decode())
+        # The access log names the consumer, and never the key.
+        entry = self.gw.wait_access(r.header("x-request-id"))
+        self.assertEqual(entry["consumer"], "erin")
+        self.assertNotIn(key, "\n".join(self.gw.lines()))
 
     def test_scopes(self):
         _, reader = self.add("frank", "orders:read other")
