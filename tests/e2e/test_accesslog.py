@@ -11,7 +11,8 @@ import gwtest  # noqa: E402
 
 FIELDS = {"request_id": str, "client": str, "method": str, "path": str, "status": int,
           "bytes_in": int, "bytes_out": int, "route": str, "upstream": str,
-          "duration_ms": (int, float), "upstream_ms": (int, float)}
+          "attempts": int, "duration_ms": (int, float), "upstream_ms": (int, float),
+          "tls": str, "tls_resumed": bool, "consumer": str}
 
 
 class AccessLog(unittest.TestCase):
