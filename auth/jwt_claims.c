@@ -3,6 +3,7 @@
  * claims, forwarded claims). */
 #include "auth/jwt.h"
 #include "auth/jwt_internal.h"
+#include "auth/scopes.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -102,21 +103,6 @@ int jwt__check_claims(const json_t *claims, const struct jwt_policy *p, uint64_t
 	return 0;
 }
 
-/* True if the space-separated list <list> holds the word <w> of <n> bytes. */
-static bool jwt_words_have(const char *list, const char *w, size_t n)
-{
-	for (const char *s = list; s && *s;) {
-		size_t len;
-
-		s += strspn(s, " ");
-		len = strcspn(s, " ");
-		if (len == n && memcmp(s, w, n) == 0)
-			return true;
-		s += len;
-	}
-	return false;
-}
-
 /* True if the token grants scope <w> (<n> bytes) through "scope" or "scp". */
 static bool jwt_scope_granted(const json_t *claims, const char *w, size_t n)
 {
@@ -124,10 +110,10 @@ static bool jwt_scope_granted(const json_t *claims, const char *w, size_t n)
 	const json_t *el;
 	size_t i;
 
-	if (jwt_words_have(json_string_value(json_object_get(claims, "scope")), w, n))
+	if (scopes_have(json_string_value(json_object_get(claims, "scope")), w, n))
 		return true;
 	if (json_is_string(scp))
-		return jwt_words_have(json_string_value(scp), w, n);
+		return scopes_have(json_string_value(scp), w, n);
 	json_array_foreach(scp, i, el) {
 		if (json_is_string(el) && json_string_length(el) == n &&
 		    memcmp(json_string_value(el), w, n) == 0)

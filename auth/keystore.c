@@ -17,6 +17,7 @@
 #include <sodium.h>
 
 #include "auth/b64url.h"
+#include "auth/scopes.h"
 
 #define KEYSTORE_FORMAT		"gatewayd-apikeys"
 #define KEYSTORE_VERSION	1u
@@ -73,33 +74,9 @@ bool keystore_consumer_ok(const char *name)
 	return true;
 }
 
-/* Scope tokens are %x21 / %x23-5B / %x5D-7E (RFC 6749 §3.3), the same rule
- * conf/ applies to a route's scopes. */
 bool keystore_scopes_norm(const char *s, char norm[APIKEYS_SCOPES_MAX + 1])
 {
-	size_t n = 0;
-
-	for (const char *c = s; *c; c++) {
-		if (*c != ' ' && *c != '\t' && (*c < 0x21 || *c > 0x7e || *c == '"' || *c == '\\'))
-			return false;
-	}
-	while (*s) {
-		size_t len;
-
-		s += strspn(s, " \t");
-		len = strcspn(s, " \t");
-		if (!len)
-			break;
-		if (n + (n ? 1 : 0) + len > APIKEYS_SCOPES_MAX)
-			return false;
-		if (n)
-			norm[n++] = ' ';
-		memcpy(norm + n, s, len);
-		n += len;
-		s += len;
-	}
-	norm[n] = '\0';
-	return true;
+	return scopes_norm(s, norm, APIKEYS_SCOPES_MAX + 1) >= 0;
 }
 
 /* Room for one more record; 0 or -ENOSPC / -ENOMEM. */

@@ -84,8 +84,8 @@ int keystore_format(const struct keystore *ks, char **text, size_t *len);
 int keystore_save(const struct keystore *ks, const char *path);
 
 /* Whether <name> is a valid consumer; whether <scopes> is a valid scope
- * list (then written normalised, single spaces, into <norm> of
- * APIKEYS_SCOPES_MAX + 1 bytes). */
+ * list (auth/scopes.h) that fits a key (then written normalised, single
+ * spaces, into <norm> of APIKEYS_SCOPES_MAX + 1 bytes). */
 bool keystore_consumer_ok(const char *name);
 bool keystore_scopes_norm(const char *scopes, char norm[APIKEYS_SCOPES_MAX + 1]);
 

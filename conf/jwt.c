@@ -26,6 +26,7 @@
 
 #include "auth/jwks.h"
 #include "auth/jwt.h"
+#include "auth/scopes.h"
 #include "conf/config.h"
 #include "conf/internal.h"
 
@@ -431,39 +432,24 @@ void conf__route_auth(struct conf_parser *p, const char *key, const char *value,
 void conf__route_scopes(struct conf_parser *p, const char *key, const char *value,
 			struct gw_route_conf *r)
 {
-	const char *s = value;
-	size_t n = 0;
-	char *out;
+	size_t cap = strlen(value) + 1;
+	char *out = malloc(cap);
+	int n;
 
 	r->scopes_line = p->line;
-	/* Scope tokens are %x21 / %x23-5B / %x5D-7E (RFC 6749 §3.3). */
-	for (const char *c = s; *c; c++) {
-		if (*c != ' ' && *c != '\t' && (*c < 0x21 || *c > 0x7e || *c == '"' || *c == '\\')) {
-			conf__error(p, p->line, "bad %s '%s' (scope names are printable ASCII "
-				    "without '\"' or '\\', separated by spaces)", key, value);
-			return;
-		}
-	}
-	out = malloc(strlen(value) + 1);
 	if (!out) {
 		p->oom = true;
 		return;
 	}
-	/* Normalised to single spaces: it is also the scope="..." of a 403. */
-	while (*s) {
-		size_t len;
-
-		s += strspn(s, " \t");
-		len = strcspn(s, " \t");
-		if (!len)
-			break;
-		if (n)
-			out[n++] = ' ';
-		memcpy(out + n, s, len);
-		n += len;
-		s += len;
+	/* Normalised to single spaces: it is also the scope="..." of a 403.
+	 * It never grows, so the only failure is a byte that is no scope's. */
+	n = scopes_norm(value, out, cap);
+	if (n < 0) {
+		conf__error(p, p->line, "bad %s '%s' (scope names are printable ASCII "
+			    "without '\"' or '\\', separated by spaces)", key, value);
+		free(out);
+		return;
 	}
-	out[n] = '\0';
 	if (!n) {
 		conf__error(p, p->line, "empty value for '%s' (want one or more scope names)", key);
 		free(out);

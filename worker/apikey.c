@@ -25,6 +25,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "auth/scopes.h"
 #include "worker/conn.h"
 #include "worker/stages.h"
 
@@ -39,34 +40,6 @@ bool apikey_route(const struct worker *w, const struct exchange *ex)
 bool apikey_refused(const struct exchange *ex)
 {
 	return ex->apikey == APIKEY_INVALID || ex->apikey == APIKEY_SCOPE;
-}
-
-/* Whether the space-separated <list> holds the word <s>[0..len). */
-static bool has_word(const char *list, const char *s, size_t len)
-{
-	while (*list) {
-		size_t n = strcspn(list, " ");
-
-		if (n == len && memcmp(list, s, len) == 0)
-			return true;
-		list += n;
-		list += strspn(list, " ");
-	}
-	return false;
-}
-
-/* Every scope the route requires (normalised, single spaces) is granted. */
-static bool scopes_ok(const char *required, const char *granted)
-{
-	while (required && *required) {
-		size_t n = strcspn(required, " ");
-
-		if (!has_word(granted, required, n))
-			return false;
-		required += n;
-		required += strspn(required, " ");
-	}
-	return true;
 }
 
 static enum stage_result refuse(struct exchange *ex, enum apikey_outcome why, uint16_t status,
@@ -104,7 +77,7 @@ enum stage_result apikey_authn(struct worker *w, struct exchange *ex)
 		return refuse(ex, APIKEY_NONE, 503, "API keys unavailable, try again");
 	if (ret < 0)
 		return refuse(ex, APIKEY_INVALID, 401, "invalid API key");
-	if (!scopes_ok(r->scopes, rec.scopes))
+	if (!scopes_all_in(r->scopes, rec.scopes))
 		return refuse(ex, APIKEY_SCOPE, 403, "insufficient scope");
 	ex->apikey = APIKEY_OK;
 	memcpy(ex->consumer, rec.consumer, sizeof(ex->consumer));
