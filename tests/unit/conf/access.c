@@ -9,9 +9,6 @@
 #include "tests/unit/check.h"
 #include "tests/unit/conf/load_helpers.h"
 
-/* Lines 1-4. */
-#define HEAD "[gateway]\nlisten = 127.0.0.1:8080\n[service s]\ninstance = 127.0.0.1:9001\n"
-
 static const char *entry_text(const struct gw_acl_entry *e)
 {
 	static char buf[4][CIDR_TEXT_MAX + 8];

@@ -14,8 +14,6 @@
 #include "tests/unit/check.h"
 #include "tests/unit/conf/load_helpers.h"
 
-/* Lines 1-4. */
-#define HEAD "[gateway]\nlisten = 127.0.0.1:8080\n[service s]\ninstance = 127.0.0.1:9001\n"
 #define HK "hash-key 000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f\n"
 #define H1 "1111111111111111111111111111111111111111111111111111111111111111"
 

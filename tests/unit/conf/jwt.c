@@ -13,9 +13,6 @@
 #include "tests/unit/check.h"
 #include "tests/unit/conf/load_helpers.h"
 
-/* Lines 1-4. */
-#define HEAD "[gateway]\nlisten = 127.0.0.1:8080\n[service s]\ninstance = 127.0.0.1:9001\n"
-
 /* A 32-byte HMAC secret, base64url. */
 #define OCT_JWKS "{\"keys\":[{\"kty\":\"oct\",\"kid\":\"h1\"," \
 	"\"k\":\"MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY\"}]}"

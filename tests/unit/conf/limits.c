@@ -13,10 +13,6 @@
 #include "tests/unit/check.h"
 #include "tests/unit/conf/load_helpers.h"
 
-#define GW "[gateway]\nlisten = 127.0.0.1:8080\n"
-#define SVC "[service a]\ninstance = 127.0.0.1:9001\n"
-#define RT "[route r]\npath = /\nservice = a\n"
-
 static void test_defaults(void)
 {
 	struct loaded l = load(GW SVC RT);

@@ -13,6 +13,15 @@
 #include "conf/config.h"
 #include "tests/unit/check.h"
 
+/* The fragments most cases start from, so expected lines can be counted:
+ * GW is lines 1-2, SVC lines 3-4 and RT lines 5-7 (a gateway key after GW
+ * is line 3, a service key between SVC and RT line 5, a route key after RT
+ * line 8); HEAD, a gateway and a service "s", is lines 1-4. */
+#define GW "[gateway]\nlisten = 127.0.0.1:8080\n"
+#define SVC "[service a]\ninstance = 127.0.0.1:9001\n"
+#define RT "[route r]\npath = /\nservice = a\n"
+#define HEAD GW "[service s]\ninstance = 127.0.0.1:9001\n"
+
 /* Load <ini> from a mkstemp() file; diag output has the file's name
  * replaced by "x.ini" so expectations can spell whole messages. */
 struct loaded {

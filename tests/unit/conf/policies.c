@@ -15,12 +15,6 @@
 #include "tests/unit/check.h"
 #include "tests/unit/conf/load_helpers.h"
 
-/* Lines 1-2, 3-4 and 5-7: a gateway key goes at line 3, a service key at
- * line 5 (between SVC and RT), a route key at line 8. */
-#define GW "[gateway]\nlisten = 127.0.0.1:8080\n"
-#define SVC "[service a]\ninstance = 127.0.0.1:9001\n"
-#define RT "[route r]\npath = /\nservice = a\n"
-
 #define ALL_KINDS (GW_FAIL_CONNECT | GW_FAIL_TIMEOUT | GW_FAIL_RESET | GW_FAIL_5XX)
 
 /* Load <ini>, which must be clean; NULL (after a failed check) if not. */

@@ -15,9 +15,8 @@
 #include "tests/unit/check.h"
 #include "tests/unit/conf/load_helpers.h"
 
-/* Lines 1-6. */
-#define HEAD "[gateway]\nlisten = 127.0.0.1:8080\n[service s]\ninstance = 127.0.0.1:9001\n" \
-	"[service t]\ninstance = 127.0.0.1:9002\n"
+/* Lines 1-6: HEAD and a service "t". */
+#define HEAD_ST HEAD "[service t]\ninstance = 127.0.0.1:9002\n"
 
 static bool re_matches(const struct pcre2_real_code_8 *re, const char *subject)
 {
@@ -30,7 +29,7 @@ static bool re_matches(const struct pcre2_real_code_8 *re, const char *subject)
 
 static void test_keys(void)
 {
-	struct loaded l = load(HEAD
+	struct loaded l = load(HEAD_ST
 		"[route full]\n"			/* 7 */
 		"path = /v1/users\n"
 		"methods = GET  POST\tPURGE GET\n"
@@ -106,7 +105,7 @@ static void test_order(void)
 	static const char *const want[] = {
 		"ex2", "ex1", "rx2", "rx1", "plong_get", "plong", "pitems", "papi_3", "papi", "root",
 	};
-	struct loaded l = load(HEAD
+	struct loaded l = load(HEAD_ST
 		"[route papi]\npath = /api\nservice = s\n"
 		"[route plong]\npath = /api/users\nservice = s\n"
 		"[route rx1]\npath = ~ ^/api/v[0-9]+/\nservice = s\n"
@@ -134,7 +133,7 @@ static void test_order(void)
 	loaded_free(&l);
 }
 
-/* <routes> after HEAD (route lines start at 7), and the exact diag. */
+/* <routes> after HEAD_ST (route lines start at 7), and the exact diag. */
 static const struct {
 	const char *routes;
 	const char *diag;
@@ -201,7 +200,7 @@ static void test_shadow(void)
 	char ini[1024];
 
 	for (size_t i = 0; i < sizeof(shadow_cases) / sizeof(shadow_cases[0]); i++) {
-		snprintf(ini, sizeof(ini), HEAD "%s", shadow_cases[i].routes);
+		snprintf(ini, sizeof(ini), HEAD_ST "%s", shadow_cases[i].routes);
 		struct loaded l = load(ini);
 
 		/* Warnings never fail a load. */
