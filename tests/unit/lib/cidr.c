@@ -33,6 +33,21 @@ static struct cidr A(const char *text)
 	return c;
 }
 
+/* cidr_set_add() and cidr_lookup() of a text. */
+static int add(struct cidr_set *s, const char *prefix, int tag)
+{
+	struct cidr c = P(prefix);
+
+	return cidr_set_add(s, &c, tag);
+}
+
+static int lookup(const struct cidr_set *s, const char *addr)
+{
+	struct cidr c = A(addr);
+
+	return cidr_lookup(s, &c);
+}
+
 static const char *fmt(const struct cidr *c, bool with_len)
 {
 	static char buf[4][CIDR_TEXT_MAX];
@@ -130,20 +145,13 @@ static void test_longest_prefix(void)
 			CHECK_INT(cidr_set_add(s, &c, c.len), 0);
 		}
 		CHECK_INT(cidr_set_count(s), 4);
-		c = A("10.1.2.3");
-		CHECK_INT(cidr_lookup(s, &c), 32);
-		c = A("10.1.2.4");
-		CHECK_INT(cidr_lookup(s, &c), 24);
-		c = A("10.1.3.4");
-		CHECK_INT(cidr_lookup(s, &c), 16);
-		c = A("10.200.0.1");
-		CHECK_INT(cidr_lookup(s, &c), 8);
-		c = A("11.0.0.1");
-		CHECK_INT(cidr_lookup(s, &c), CIDR_NONE);
-		c = A("::ffff:10.1.2.3");
-		CHECK_INT(cidr_lookup(s, &c), 32);
-		c = A("::1");
-		CHECK_INT(cidr_lookup(s, &c), CIDR_NONE);
+		CHECK_INT(lookup(s, "10.1.2.3"), 32);
+		CHECK_INT(lookup(s, "10.1.2.4"), 24);
+		CHECK_INT(lookup(s, "10.1.3.4"), 16);
+		CHECK_INT(lookup(s, "10.200.0.1"), 8);
+		CHECK_INT(lookup(s, "11.0.0.1"), CIDR_NONE);
+		CHECK_INT(lookup(s, "::ffff:10.1.2.3"), 32);
+		CHECK_INT(lookup(s, "::1"), CIDR_NONE);
 		cidr_set_free(s);
 	}
 }
@@ -151,41 +159,25 @@ static void test_longest_prefix(void)
 static void test_ipv6_and_zero(void)
 {
 	struct cidr_set *s = cidr_set_new();
-	struct cidr c;
 
 	if (!s)
 		abort();
-	c = A("1.2.3.4");
-	CHECK_INT(cidr_lookup(s, &c), CIDR_NONE);	/* empty set */
-	c = P("::/0");
-	CHECK_INT(cidr_set_add(s, &c, 1), 0);
-	c = P("2001:db8::/32");
-	CHECK_INT(cidr_set_add(s, &c, 2), 0);
-	c = P("2001:db8:1::/48");
-	CHECK_INT(cidr_set_add(s, &c, 3), 0);
-	c = P("::1");
-	CHECK_INT(cidr_set_add(s, &c, 4), 0);
-	c = A("2001:db8:1::5");
-	CHECK_INT(cidr_lookup(s, &c), 3);
-	c = A("2001:db8:2::5");
-	CHECK_INT(cidr_lookup(s, &c), 2);
-	c = A("fe80::1");
-	CHECK_INT(cidr_lookup(s, &c), 1);
-	c = A("::1");
-	CHECK_INT(cidr_lookup(s, &c), 4);
-	c = A("::2");
-	CHECK_INT(cidr_lookup(s, &c), 1);
+	CHECK_INT(lookup(s, "1.2.3.4"), CIDR_NONE);	/* empty set */
+	CHECK_INT(add(s, "::/0", 1), 0);
+	CHECK_INT(add(s, "2001:db8::/32", 2), 0);
+	CHECK_INT(add(s, "2001:db8:1::/48", 3), 0);
+	CHECK_INT(add(s, "::1", 4), 0);
+	CHECK_INT(lookup(s, "2001:db8:1::5"), 3);
+	CHECK_INT(lookup(s, "2001:db8:2::5"), 2);
+	CHECK_INT(lookup(s, "fe80::1"), 1);
+	CHECK_INT(lookup(s, "::1"), 4);
+	CHECK_INT(lookup(s, "::2"), 1);
 	/* ::/0 does not cover IPv4, mapped or not. */
-	c = A("1.2.3.4");
-	CHECK_INT(cidr_lookup(s, &c), CIDR_NONE);
-	c = A("::ffff:1.2.3.4");
-	CHECK_INT(cidr_lookup(s, &c), CIDR_NONE);
-	c = P("0.0.0.0/0");
-	CHECK_INT(cidr_set_add(s, &c, 5), 0);
-	c = A("1.2.3.4");
-	CHECK_INT(cidr_lookup(s, &c), 5);
-	c = A("fe80::1");
-	CHECK_INT(cidr_lookup(s, &c), 1);
+	CHECK_INT(lookup(s, "1.2.3.4"), CIDR_NONE);
+	CHECK_INT(lookup(s, "::ffff:1.2.3.4"), CIDR_NONE);
+	CHECK_INT(add(s, "0.0.0.0/0", 5), 0);
+	CHECK_INT(lookup(s, "1.2.3.4"), 5);
+	CHECK_INT(lookup(s, "fe80::1"), 1);
 	cidr_set_free(s);
 	cidr_set_free(NULL);
 }
@@ -201,11 +193,9 @@ static void test_duplicates(void)
 	CHECK_INT(cidr_set_add(s, &c, 1), 0);
 	CHECK_INT(cidr_set_add(s, &c, 2), -EEXIST);
 	/* The same prefix written as mapped IPv6 is the same prefix. */
-	c = P("::ffff:10.0.0.0/104");
-	CHECK_INT(cidr_set_add(s, &c, 3), -EEXIST);
+	CHECK_INT(add(s, "::ffff:10.0.0.0/104", 3), -EEXIST);
 	CHECK_INT(cidr_set_count(s), 1);
-	c = A("10.9.9.9");
-	CHECK_INT(cidr_lookup(s, &c), 1);
+	CHECK_INT(lookup(s, "10.9.9.9"), 1);
 	CHECK_INT(cidr_set_add(s, &c, -1), -EINVAL);
 	c.len = 33;
 	CHECK_INT(cidr_set_add(s, &c, 1), -EINVAL);
@@ -222,10 +212,8 @@ static void test_sockaddr(void)
 
 	if (!s)
 		abort();
-	c = P("127.0.0.0/8");
-	CHECK_INT(cidr_set_add(s, &c, 7), 0);
-	c = P("::1");
-	CHECK_INT(cidr_set_add(s, &c, 8), 0);
+	CHECK_INT(add(s, "127.0.0.0/8", 7), 0);
+	CHECK_INT(add(s, "::1", 8), 0);
 	memset(&ss, 0, sizeof(ss));
 	in4->sin_family = AF_INET;
 	inet_pton(AF_INET, "127.0.0.3", &in4->sin_addr);
