@@ -121,6 +121,14 @@ static void test_full(void)
 	audit_is(__LINE__, &t, CL_SLOTS + 1);
 }
 
+/* Worker <worker> takes <n> connections of key(2, 0); *handle is the
+ * handle of them all (one address, one slot). */
+static void hold(struct cl_table *t, unsigned worker, unsigned n, uint32_t *handle)
+{
+	for (unsigned i = 0; i < n; i++)
+		CHECK_INT(cl_acquire(t, worker, key(2, 0), 10, handle), CL_ADMIT);
+}
+
 /* Worker 1 dies after <step> of an acquire of key(2, 0), which workers 0
  * and 1 already hold <held0> and <held1> of; the repair must leave exactly
  * worker 0's share and a usable bucket. */
@@ -130,10 +138,8 @@ static void repair_acquire(unsigned step, unsigned held0, unsigned held1)
 	uint32_t h, x;
 
 	table_new(&t);
-	for (unsigned i = 0; i < held0; i++)
-		CHECK_INT(cl_acquire(&t, 0, key(2, 0), 10, &h), CL_ADMIT);
-	for (unsigned i = 0; i < held1; i++)
-		CHECK_INT(cl_acquire(&t, 1, key(2, 0), 10, &x), CL_ADMIT);
+	hold(&t, 0, held0, &h);
+	hold(&t, 1, held1, &x);
 	CHECK_INT(cl__acquire_halt(&t, 1, key(2, 0), 10, &x, (int)step), CL_ADMIT);
 	/* The dead claim holds the bucket for everyone else. */
 	CHECK_INT(cl_acquire(&t, 0, key(2, 1), 10, &x), CL_BUSY);
@@ -155,10 +161,8 @@ static void repair_release(unsigned step, unsigned held0, unsigned held1)
 	uint32_t h, x;
 
 	table_new(&t);
-	for (unsigned i = 0; i < held0; i++)
-		CHECK_INT(cl_acquire(&t, 0, key(2, 0), 10, &h), CL_ADMIT);
-	for (unsigned i = 0; i < held1; i++)
-		CHECK_INT(cl_acquire(&t, 1, key(2, 0), 10, &x), CL_ADMIT);
+	hold(&t, 0, held0, &h);
+	hold(&t, 1, held1, &x);
 	CHECK_INT(cl__release_halt(&t, 1, x, (int)step), 0);
 	CHECK_INT(cl_repair_master(&t, 1), 0);
 	CHECK_INT(cl_count(&t, key(2, 0)), held0);
