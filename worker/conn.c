@@ -377,7 +377,8 @@ void conn_on_send(struct worker *w, struct conn *c, int res)
 	} else {
 		conn_flush(w, c);
 	}
-	deadline_send(w, c);
+	if (!c->send_busy)
+		deadline_send_cancel(w, c);	/* else submit_send() re-armed it */
 	if (c->kind == CONN_CLIENT)
 		client_on_sent(w, c);
 	else

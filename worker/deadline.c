@@ -82,10 +82,6 @@ void deadline_send_cancel(struct worker *w, struct conn *c)
 
 void deadline_send(struct worker *w, struct conn *c)
 {
-	if (c->kind != CONN_CLIENT)
-		return;
-	if (c->send_busy && !c->closing)
+	if (c->kind == CONN_CLIENT)
 		timer_arm(&w->timers, &c->send_timer, w->now_ms + w->cfg->send_timeout_ms);
-	else
-		timer_cancel(&w->timers, &c->send_timer);
 }

@@ -24,12 +24,13 @@ void deadline_body(struct worker *w, struct exchange *ex);
  * starts again. */
 bool deadline_body_expired(struct worker *w, struct exchange *ex);
 
-/* After a send was submitted to, or completed on, client <c>: while a
- * send waits, the client must take bytes within send_timeout, or it is
+/* A send to client <c> was submitted (the first, or the next after one
+ * completed): the client must take bytes within send_timeout, or it is
  * closed. */
 void deadline_send(struct worker *w, struct conn *c);
 
-/* Prepare or disarm <c>'s send timer (conn_alloc / conn_close). */
+/* Prepare or disarm <c>'s send timer (conn_alloc; conn_close, and a
+ * completed send with none after it). */
 void deadline_send_init(struct conn *c);
 void deadline_send_cancel(struct worker *w, struct conn *c);
 
